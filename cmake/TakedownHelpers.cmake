@@ -1,0 +1,26 @@
+# takedown_library(NAME name SRCS ... DEPS ...)
+#   A static library named takedown_<name>; headers are included from the repo root.
+# takedown_test(NAME name SRCS ... DEPS ... [LABELS ...])
+#   A gtest binary registered with CTest (gtest_discover_tests), linked with gmock_main.
+include(GoogleTest)
+
+function(takedown_library)
+  cmake_parse_arguments(TL "" "NAME" "SRCS;DEPS" ${ARGN})
+  add_library(takedown_${TL_NAME} STATIC ${TL_SRCS})
+  target_include_directories(takedown_${TL_NAME} PUBLIC ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR})
+  target_link_libraries(takedown_${TL_NAME} PUBLIC ${TL_DEPS})
+  add_library(takedown::${TL_NAME} ALIAS takedown_${TL_NAME})
+endfunction()
+
+function(takedown_test)
+  cmake_parse_arguments(TT "" "NAME" "SRCS;DEPS;LABELS" ${ARGN})
+  add_executable(${TT_NAME} ${TT_SRCS})
+  target_link_libraries(${TT_NAME} PRIVATE ${TT_DEPS} GTest::gmock GTest::gtest GTest::gmock_main)
+  target_compile_definitions(${TT_NAME} PRIVATE
+    TAKEDOWN_SOURCE_DIR="${PROJECT_SOURCE_DIR}"
+    TAKEDOWN_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  if(NOT TT_LABELS)
+    set(TT_LABELS unit)
+  endif()
+  gtest_discover_tests(${TT_NAME} PROPERTIES LABELS "${TT_LABELS}" DISCOVERY_TIMEOUT 60)
+endfunction()
