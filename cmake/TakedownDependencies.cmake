@@ -13,7 +13,7 @@ find_package(gRPC CONFIG REQUIRED)
 # Debian splits OpenCV; the -core/-imgproc/-imgcodecs dev packages ship no CMake config.
 find_path(OPENCV_INCLUDE_DIR opencv2/core.hpp PATH_SUFFIXES opencv4 REQUIRED)
 add_library(opencv_min INTERFACE)
-target_include_directories(opencv_min INTERFACE ${OPENCV_INCLUDE_DIR})
+target_include_directories(opencv_min SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
 foreach(component core imgproc imgcodecs)
   find_library(OPENCV_${component}_LIBRARY opencv_${component} REQUIRED)
   target_link_libraries(opencv_min INTERFACE ${OPENCV_${component}_LIBRARY})

@@ -12,7 +12,7 @@ PACKAGES=(
   libcivetweb-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  coreutils procps python3 time
+  coreutils procps python3 time curl
 )
 
 missing=()

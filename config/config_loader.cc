@@ -1,0 +1,382 @@
+#include "config/config_loader.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "common/status_macros.h"
+#include "config/scalars.h"
+#include "config/yaml_reader.h"
+#include "fmt/format.h"
+#include "yaml-cpp/eventhandler.h"
+#include "yaml-cpp/parser.h"
+#include "yaml-cpp/yaml.h"
+
+namespace takedown {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr size_t kMaxSources = 1024;
+constexpr size_t kMaxLists = 1024;
+constexpr size_t kMaxPatterns = 1024;
+constexpr size_t kMaxIdBytes = 64;
+
+constexpr std::string_view kFilesystemType = "filesystem";
+
+bool IsValidId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxIdBytes) return false;
+  for (size_t i = 0; i < id.size(); ++i) {
+    const char c = id[i];
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+    if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) return false;
+  }
+  return true;
+}
+
+// Returns `path` joined to `base` when relative, normalised, without a
+// trailing separator.
+std::string ResolvePath(const fs::path& base, const std::string& path) {
+  fs::path resolved = fs::path(path);
+  if (!resolved.is_absolute()) resolved = base / resolved;
+  resolved = resolved.lexically_normal();
+  if (!resolved.has_filename() && resolved != resolved.root_path()) {
+    resolved = resolved.parent_path();
+  }
+  return resolved.string();
+}
+
+// Reads one config document into a TakedownConfig. Holds the state shared
+// across sections (the base directory, the ids seen).
+class ConfigReader {
+ public:
+  ConfigReader(SchemaReader& reader, fs::path base_dir) : reader_(reader), base_dir_(std::move(base_dir)) {}
+
+  void Read(const YAML::Node& document, TakedownConfig& config) {
+    MapReader top(reader_, reader_.Root(document));
+    if (std::optional<YamlField> field = top.Required("daemon")) {
+      ReadDaemon(*field, config.daemon);
+    }
+    if (std::optional<YamlField> field = top.Optional("limits")) {
+      ReadLimits(*field, config.limits);
+    }
+    if (std::optional<YamlField> field = top.Optional("sources")) {
+      reader_.ForEach(*field, kMaxSources,
+                      [&](const YamlField& item) { config.sources.push_back(ReadSource(item)); });
+    }
+    if (std::optional<YamlField> field = top.Optional("lists")) {
+      reader_.ForEach(*field, kMaxLists,
+                      [&](const YamlField& item) { config.lists.push_back(ReadList(item)); });
+    }
+    if (std::optional<YamlField> field = top.Optional("notices")) {
+      ReadNotices(*field, config.notices);
+    }
+    top.Finish();
+  }
+
+ private:
+  void ReadDaemon(const YamlField& field, DaemonConfig& daemon) {
+    MapReader map(reader_, field);
+    map.ReadChoice<Role>("role",
+                         {{RoleName(Role::kHostingProvider), Role::kHostingProvider},
+                          {RoleName(Role::kAuthority), Role::kAuthority}},
+                         &daemon.role);
+    ReadPath(map.Required("data_dir"), &daemon.data_dir);
+    ReadListenAddress(map.Optional("grpc_listen"), &daemon.grpc_listen);
+    ReadListenAddress(map.Optional("http_listen"), &daemon.http_listen);
+    map.ReadInteger("workers", 0, 256, &daemon.workers);
+    map.ReadInteger("queue_capacity", 1, 1'000'000, &daemon.queue_capacity);
+    map.ReadChoice<std::string>("log_level",
+                                {{"trace", "trace"},
+                                 {"debug", "debug"},
+                                 {"info", "info"},
+                                 {"warn", "warn"},
+                                 {"error", "error"},
+                                 {"critical", "critical"},
+                                 {"off", "off"}},
+                                &daemon.log_level);
+    map.ReadInteger("checkpoint_every", 1, 1'000'000, &daemon.checkpoint_every);
+    map.Finish();
+  }
+
+  void ReadLimits(const YamlField& field, LimitsConfig& limits) {
+    constexpr uint64_t kPiB = 1ull << 50;
+    MapReader map(reader_, field);
+    map.ReadByteSize("max_object_bytes", 1, kPiB, &limits.max_object_bytes);
+    map.ReadByteSize("read_buffer_bytes", 4 << 10, 64 << 20, &limits.read_buffer_bytes);
+    map.ReadByteSize("hash_list_max_line_bytes", 64, 1 << 20, &limits.hash_list_max_line_bytes);
+    map.ReadInteger("hash_list_max_entries", 1, 10'000'000'000, &limits.hash_list_max_entries);
+    map.ReadByteSize("hash_list_max_bytes", 1, kPiB, &limits.hash_list_max_bytes);
+    map.Finish();
+  }
+
+  SourceConfig ReadSource(const YamlField& field) {
+    SourceConfig source;
+    MapReader map(reader_, field);
+    ReadId(map.Required("id"), "source id", source_ids_, &source.id);
+    // Empty unless the type is valid and known.
+    std::string type;
+    if (std::optional<YamlField> type_field = map.Required("type")) {
+      std::optional<std::string> text = reader_.String(*type_field);
+      if (text && *text == kFilesystemType) {
+        type = std::move(*text);
+      } else if (text) {
+        reader_.Error(*type_field, fmt::format("unknown source type {}; expected one of {}",
+                                               QuoteForMessage(*text), kFilesystemType));
+      }
+    }
+    if (type.empty()) {
+      // The other keys depend on the type: judging them would only add noise.
+      map.IgnoreUndeclaredKeys();
+    } else {
+      source.type = type;
+      const std::string detail = fmt::format(" for type {}", type);
+      FilesystemSourceConfig& filesystem = source.filesystem;
+      ReadPath(map.Required("root", detail), &filesystem.root);
+      if (std::optional<YamlField> include = map.Optional("include")) {
+        ReadPatterns(*include, /*allow_empty=*/false, &filesystem.include);
+      }
+      if (std::optional<YamlField> exclude = map.Optional("exclude")) {
+        ReadPatterns(*exclude, /*allow_empty=*/true, &filesystem.exclude);
+      }
+    }
+    map.Finish();
+    return source;
+  }
+
+  HashListConfig ReadList(const YamlField& field) {
+    HashListConfig list;
+    MapReader map(reader_, field);
+    ReadId(map.Required("name"), "list name", list_names_, &list.name);
+    ReadPath(map.Required("path"), &list.path);
+    map.Finish();
+    return list;
+  }
+
+  void ReadNotices(const YamlField& field, NoticesConfig& notices) {
+    MapReader map(reader_, field);
+    if (std::optional<YamlField> file_drop_field = map.Optional("file_drop")) {
+      MapReader file_drop(reader_, *file_drop_field);
+      if (file_drop.valid()) {
+        FileDropConfig config;
+        ReadPath(file_drop.Required("directory"), &config.directory);
+        notices.file_drop = std::move(config);
+      }
+      file_drop.Finish();
+    }
+    map.Finish();
+  }
+
+  void ReadPath(const std::optional<YamlField>& field, std::string* out) {
+    if (!field) return;
+    if (std::optional<std::string> path = reader_.String(*field)) {
+      *out = ResolvePath(base_dir_, *path);
+    }
+  }
+
+  void ReadListenAddress(const std::optional<YamlField>& field, std::string* out) {
+    if (!field) return;
+    std::optional<std::string> text = reader_.String(*field);
+    if (!text) return;
+    if (!ParseHostPort(*text)) {
+      reader_.Error(*field, fmt::format("expected host:port with a port 0..65535 "
+                                        "(e.g. 127.0.0.1:9464 or [::1]:9464), got {}",
+                                        QuoteForMessage(*text)));
+      return;
+    }
+    *out = std::move(*text);
+  }
+
+  // `seen` maps ids to the line of their first use, for duplicates.
+  void ReadId(const std::optional<YamlField>& field, std::string_view what,
+              std::map<std::string, int, std::less<>>& seen, std::string* out) {
+    if (!field) return;
+    std::optional<std::string> id = reader_.String(*field);
+    if (!id) return;
+    if (!IsValidId(*id)) {
+      reader_.Error(*field, fmt::format("expected a {}: 1..{} characters of a-z, 0-9, "
+                                        "'.', '_', '-', starting with a letter or "
+                                        "digit, got {}",
+                                        what, kMaxIdBytes, QuoteForMessage(*id)));
+      return;
+    }
+    auto [it, inserted] = seen.emplace(*id, field->mark.line + 1);
+    if (!inserted) {
+      reader_.Error(*field, fmt::format("duplicate {} '{}' (first at line {})", what, *id, it->second));
+      return;
+    }
+    *out = std::move(*id);
+  }
+
+  void ReadPatterns(const YamlField& field, bool allow_empty, std::vector<std::string>* out) {
+    std::optional<std::vector<std::string>> patterns = reader_.StringList(field, kMaxPatterns);
+    if (!patterns) return;
+    if (patterns->empty() && !allow_empty) {
+      reader_.Error(field,
+                    "expected at least one pattern (\"**\" matches "
+                    "everything), got an empty sequence");
+      return;
+    }
+    *out = std::move(*patterns);
+  }
+
+  SchemaReader& reader_;
+  const fs::path base_dir_;
+  std::map<std::string, int, std::less<>> source_ids_;
+  std::map<std::string, int, std::less<>> list_names_;
+};
+
+// Records the position of the first event of a document.
+class DocumentStartHandler : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> start() const { return start_; }
+
+  void OnDocumentStart(const YAML::Mark& mark) override { Note(mark); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { Note(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { Note(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t, const std::string&) override {
+    Note(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    Note(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    Note(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void Note(const YAML::Mark& mark) {
+    if (!start_) start_ = mark;
+  }
+
+  std::optional<YAML::Mark> start_;
+};
+
+// Returns where a second document starts, if `text` has one. Not
+// YAML::LoadAll: yaml-cpp 0.7 yields empty documents forever after a stray
+// ',' ("{a: b},"), so LoadAll never returns; here the parser is asked for at
+// most two documents. Throws what the parser throws.
+std::optional<YAML::Mark> SecondDocumentStart(const std::string& text) {
+  std::istringstream stream(text);
+  YAML::Parser parser(stream);
+  DocumentStartHandler first;
+  if (!parser.HandleNextDocument(first)) return std::nullopt;
+  DocumentStartHandler second;
+  if (!parser.HandleNextDocument(second)) return std::nullopt;
+  return second.start().value_or(YAML::Mark());
+}
+
+absl::StatusOr<fs::path> AbsoluteDirectory(const std::string& dir) {
+  std::error_code error;
+  fs::path absolute = dir.empty() ? fs::current_path(error) : fs::absolute(dir, error);
+  if (error) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot make the config directory '{}' absolute: {}", dir, error.message()));
+  }
+  return absolute.lexically_normal();
+}
+
+}  // namespace
+
+absl::StatusOr<TakedownConfig> ParseConfig(std::string_view yaml, const std::string& name,
+                                           const std::string& base_dir) {
+  if (yaml.size() > kMaxConfigFileBytes) {
+    return absl::InvalidArgumentError(fmt::format("{}: config is {} bytes; the limit is {}", name,
+                                                  yaml.size(), FormatByteSize(kMaxConfigFileBytes)));
+  }
+  ASSIGN_OR_RETURN(const fs::path base, AbsoluteDirectory(base_dir));
+
+  const std::string text(yaml);
+  YAML::Node document;
+  std::optional<YAML::Mark> second_document;
+  try {
+    document.reset(YAML::Load(text));
+    second_document = SecondDocumentStart(text);
+  } catch (const YAML::Exception& e) {
+    SchemaErrors errors(name);
+    errors.AddRaw(e.mark, fmt::format("YAML syntax error: {}", EscapeForMessage(e.msg, 200)));
+    return errors.ToStatus();
+  } catch (const std::exception& e) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: cannot parse YAML: {}", name, EscapeForMessage(e.what(), 200)));
+  }
+
+  SchemaReader reader(name);
+  TakedownConfig config;
+  config.source_path = "<string>";
+  try {
+    if (second_document) {
+      reader.errors().Add(*second_document, "",
+                          "expected a single YAML document, found another "
+                          "one here");
+    }
+    ConfigReader(reader, base).Read(document, config);
+  } catch (const std::exception& e) {
+    return absl::InternalError(
+        fmt::format("{}: unexpected error while reading the config: {}", name, e.what()));
+  }
+  RETURN_IF_ERROR(reader.errors().ToStatus());
+  return config;
+}
+
+absl::StatusOr<TakedownConfig> LoadConfigFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == ENOENT) {
+      return absl::NotFoundError(fmt::format("config file '{}' does not exist", path));
+    }
+    return absl::ErrnoToStatus(error, fmt::format("cannot open config file '{}'", path));
+  }
+  struct stat info {};
+  if (fstat(fd, &info) == 0 && S_ISDIR(info.st_mode)) {
+    close(fd);
+    return absl::InvalidArgumentError(fmt::format("config file '{}' is a directory", path));
+  }
+  std::string content;
+  char buffer[64 << 10];
+  while (content.size() <= kMaxConfigFileBytes) {
+    const ssize_t n = read(fd, buffer, sizeof(buffer));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const int error = errno;
+      close(fd);
+      return absl::ErrnoToStatus(error, fmt::format("cannot read config file '{}'", path));
+    }
+    if (n == 0) break;
+    content.append(buffer, static_cast<size_t>(n));
+  }
+  close(fd);
+  if (content.size() > kMaxConfigFileBytes) {
+    return absl::InvalidArgumentError(fmt::format("{}: config file is larger than the limit of {}", path,
+                                                  FormatByteSize(kMaxConfigFileBytes)));
+  }
+
+  std::error_code error;
+  const fs::path absolute = fs::absolute(path, error).lexically_normal();
+  if (error) {
+    return absl::InvalidArgumentError(
+        fmt::format("cannot make config file path '{}' absolute: {}", path, error.message()));
+  }
+  absl::StatusOr<TakedownConfig> config = ParseConfig(content, path, absolute.parent_path().string());
+  if (config.ok()) config->source_path = absolute.string();
+  return config;
+}
+
+}  // namespace takedown

@@ -1,0 +1,53 @@
+// CaseRecorder: stores the outcome of processing one object. The object
+// record, its match records, the case (created in state `detected`, or given
+// the new evidence) and, for a new case, its detection notice in the outbox
+// are written in one atomic, audited batch, so a crash leaves either all of
+// them or none.
+//
+// Case ids are derived from (source, key) (notices/case.h CaseIdFor), so
+// processing an object again after a crash finds the same case: no duplicate
+// cases and no duplicate notices.
+//
+// Thread-safe.
+#pragma once
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "daemon/audit_log.h"
+#include "daemon/daemon_metrics.h"
+#include "daemon/object_record.h"
+#include "daemon/store.h"
+#include "matcher/exact_index.h"
+
+namespace takedown {
+
+struct RecordOutcome {
+  bool case_created = false;
+  size_t evidence_added = 0;
+};
+
+class CaseRecorder {
+ public:
+  // `on_notice` is called after a batch that queued a notice is written.
+  CaseRecorder(Store& store, AuditLog& audit, Clock& clock, DaemonMetrics& metrics,
+               std::function<void()> on_notice);
+
+  // Writes `record` (when `write_object` is set) and whatever `matches` add.
+  absl::StatusOr<RecordOutcome> Record(const ObjectRecord& record, const std::vector<ExactMatch>& matches,
+                                       bool write_object, const std::string& actor);
+
+ private:
+  Store& store_;
+  AuditLog& audit_;
+  Clock& clock_;
+  DaemonMetrics& metrics_;
+  std::function<void()> on_notice_;
+  std::mutex case_mu_;  // serialises read-modify-write of cases
+};
+
+}  // namespace takedown

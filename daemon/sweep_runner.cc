@@ -1,0 +1,221 @@
+#include "daemon/sweep_runner.h"
+
+#include "common/status_macros.h"
+#include "fmt/format.h"
+#include "spdlog/spdlog.h"
+
+namespace takedown {
+
+class SweepRunner::Sink final : public ListingSink {
+ public:
+  explicit Sink(SweepRunner& runner) : runner_(runner) {}
+
+  bool OnObject(ObjectRef ref) override {
+    if (runner_.stop_requested_.load()) return false;
+    {
+      std::lock_guard lock(runner_.mu_);
+      if (!runner_.fatal_.ok()) return false;
+      ++runner_.outstanding_;
+    }
+    uint64_t seq = runner_.tracker_->Add(ref.key);
+    std::string sweep_id = runner_.state_.sweep_id;  // constant while running
+    bool submitted = runner_.pool_.Submit([this, seq, ref = std::move(ref), sweep_id] {
+      runner_.TaskDone(seq, runner_.processor_.Process(runner_.source_, ref, sweep_id));
+    });
+    if (!submitted) {
+      runner_.TaskDone(seq, absl::CancelledError("worker pool shut down"));
+      return false;
+    }
+    return true;
+  }
+
+  void OnSkipped(std::string_view key, std::string_view reason) override {
+    {
+      std::lock_guard lock(runner_.mu_);
+      ++runner_.outstanding_;
+    }
+    uint64_t seq = runner_.tracker_->Add(std::string(key));
+    runner_.TaskDone(seq, runner_.processor_.RecordSkipped(runner_.source_.id(), key, reason,
+                                                           runner_.state_.sweep_id));
+  }
+
+ private:
+  SweepRunner& runner_;
+};
+
+SweepRunner::SweepRunner(Source& source, ObjectProcessor& processor, ThreadPool& pool, Store& store,
+                         AuditLog& audit, Clock& clock, uint64_t checkpoint_every)
+    : source_(source),
+      processor_(processor),
+      pool_(pool),
+      store_(store),
+      audit_(audit),
+      clock_(clock),
+      checkpoint_every_(checkpoint_every == 0 ? 1 : checkpoint_every) {}
+
+SweepRunner::~SweepRunner() { Stop(); }
+
+absl::Status SweepRunner::Start(std::optional<SweepState> resume, const std::string& actor) {
+  if (running_.load()) {
+    return absl::FailedPreconditionError(fmt::format("source {}: a sweep is already running", source_.id()));
+  }
+  Join();
+  SweepState state;
+  std::string action;
+  if (resume) {
+    state = *resume;
+    state.resumes++;
+    action = "sweep.resume";
+  } else {
+    state.source_id = source_.id();
+    absl::Time now = clock_.Now();
+    state.sweep_id = fmt::format("{}-{}", source_.id(), absl::ToUnixMicros(now));
+    state.started_at = now;
+    action = "sweep.start";
+  }
+  state.phase = SweepPhase::kRunning;
+  state.error.clear();
+  state.finished_at = absl::InfinitePast();
+
+  Store::Batch batch;
+  batch.Put(Cf::kCursors, source_.id(), EncodeSweepState(state));
+  nlohmann::json details = {{"sweep_id", state.sweep_id}, {"cursor", state.cursor}, {"resumes", state.resumes}};
+  RETURN_IF_ERROR(audit_.Commit(std::move(batch), {AuditEvent{actor, action, source_.id(), details}}));
+
+  std::optional<std::string> after;
+  if (state.has_cursor) after = state.cursor;
+  {
+    std::lock_guard lock(mu_);
+    state_ = state;
+    outstanding_ = 0;
+    since_checkpoint_ = 0;
+    fatal_ = absl::OkStatus();
+  }
+  tracker_ = std::make_unique<WatermarkTracker>(state.counters);
+  stop_requested_ = false;
+  running_ = true;
+  spdlog::info("{} {} for source {}{}", action == "sweep.start" ? "started sweep" : "resumed sweep",
+               state.sweep_id, source_.id(), after ? fmt::format(" after key '{}'", *after) : "");
+  thread_ = std::thread([this, after] { Run(after); });
+  return absl::OkStatus();
+}
+
+void SweepRunner::Run(std::optional<std::string> after) {
+  Sink sink(*this);
+  absl::Status list_status = source_.List(after.value_or(""), sink);
+  {
+    std::unique_lock lock(mu_);
+    all_done_.wait(lock, [&] { return outstanding_ == 0; });
+  }
+  absl::Status finish = Finish(list_status);
+  if (!finish.ok()) spdlog::error("source {}: cannot record the end of the sweep: {}", source_.id(), finish.ToString());
+  running_ = false;
+}
+
+void SweepRunner::TaskDone(uint64_t seq, const absl::StatusOr<SweepCounters>& result) {
+  bool checkpoint = false;
+  if (result.ok()) {
+    tracker_->Complete(seq, *result);
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (!result.ok() && fatal_.ok() && result.status().code() != absl::StatusCode::kCancelled) {
+      fatal_ = result.status();
+      spdlog::error("source {}: sweep stops: {}", source_.id(), result.status().ToString());
+    }
+    if (result.ok() && ++since_checkpoint_ >= checkpoint_every_) {
+      since_checkpoint_ = 0;
+      checkpoint = true;
+    }
+  }
+  if (checkpoint) {
+    absl::Status s = Checkpoint();
+    if (!s.ok()) spdlog::warn("source {}: checkpoint failed: {}", source_.id(), s.ToString());
+  }
+  std::lock_guard lock(mu_);
+  if (--outstanding_ == 0) all_done_.notify_all();
+}
+
+absl::Status SweepRunner::Checkpoint() {
+  std::lock_guard checkpoint_lock(checkpoint_mu_);
+  WatermarkTracker::Snapshot snap = tracker_->Get();
+  SweepState state;
+  {
+    std::lock_guard lock(mu_);
+    if (snap.watermark) {
+      state_.cursor = *snap.watermark;
+      state_.has_cursor = true;
+    }
+    state_.counters = snap.committed;
+    state = state_;
+  }
+  Store::Batch batch;
+  batch.Put(Cf::kCursors, source_.id(), EncodeSweepState(state));
+  return store_.Write(std::move(batch), /*sync=*/false);
+}
+
+absl::Status SweepRunner::Finish(absl::Status list_status) {
+  absl::Status fatal;
+  {
+    std::lock_guard lock(mu_);
+    fatal = fatal_;
+  }
+  if (stop_requested_.load() && fatal.ok() && list_status.ok()) {
+    spdlog::info("source {}: sweep interrupted; it resumes at the next start", source_.id());
+    return Checkpoint();
+  }
+  RETURN_IF_ERROR(Checkpoint());
+  SweepState state;
+  std::string action;
+  {
+    std::lock_guard lock(mu_);
+    state_.finished_at = clock_.Now();
+    if (!fatal.ok() || !list_status.ok()) {
+      state_.phase = SweepPhase::kFailed;
+      state_.error = std::string((!fatal.ok() ? fatal : list_status).message());
+      action = "sweep.fail";
+    } else {
+      state_.phase = SweepPhase::kCompleted;
+      state_.cursor.clear();
+      state_.has_cursor = false;
+      action = "sweep.complete";
+    }
+    state = state_;
+  }
+  Store::Batch batch;
+  batch.Put(Cf::kCursors, source_.id(), EncodeSweepState(state));
+  const SweepCounters& c = state.counters;
+  nlohmann::json details = {{"sweep_id", state.sweep_id}, {"listed", c.listed},   {"done", c.done},
+                            {"unchanged", c.unchanged},   {"skipped", c.skipped}, {"failed", c.failed},
+                            {"bytes", c.bytes},           {"matches", c.matches}, {"error", state.error}};
+  spdlog::info("source {}: sweep {} {}: {} listed, {} read, {} unchanged, {} skipped, {} failed, {} matches",
+               source_.id(), state.sweep_id, SweepPhaseName(state.phase), c.listed, c.done - c.failed,
+               c.unchanged, c.skipped, c.failed, c.matches);
+  return audit_.Commit(std::move(batch), {AuditEvent{"system", action, source_.id(), details}});
+}
+
+SweepState SweepRunner::Progress() const {
+  SweepState state;
+  {
+    std::lock_guard lock(mu_);
+    state = state_;
+  }
+  if (running_.load() && tracker_) {
+    WatermarkTracker::Snapshot snap = tracker_->Get();
+    state.counters = snap.committed;
+    AddCounters(state.counters, snap.in_flight);
+    state.counters.listed += snap.pending;
+  }
+  return state;
+}
+
+void SweepRunner::Stop() {
+  stop_requested_ = true;
+  Join();
+}
+
+void SweepRunner::Join() {
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace takedown

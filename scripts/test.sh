@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Sets up everything and runs every test: installs dependencies, builds with
+# -Wall -Wextra -Werror and runs the whole suite (unit, fuzz-corpus replay,
+# integration), then builds with AddressSanitizer + UndefinedBehaviorSanitizer
+# and runs the unit tests again. Run as root on Debian 12:  bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export JOBS=${JOBS:-2}
+
+bash scripts/install-deps.sh
+
+echo "== build (warnings are errors)"
+bash scripts/build.sh build/ci -DTAKEDOWN_WERROR=ON
+echo "== tests"
+(cd build/ci && ctest --output-on-failure -j"$JOBS" --timeout 600)
+
+if [ "${TAKEDOWN_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== build with ASan + UBSan"
+  bash scripts/build.sh build/asan -DTAKEDOWN_WERROR=ON -DTAKEDOWN_SANITIZE=ON
+  echo "== unit tests under ASan + UBSan"
+  (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    ctest --output-on-failure -j"$JOBS" --timeout 600 -L unit)
+fi
+echo "== all tests passed"

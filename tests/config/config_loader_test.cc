@@ -1,0 +1,707 @@
+#include "config/config_loader.h"
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "config/config.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "yaml-cpp/yaml.h"
+
+namespace takedown {
+
+// Readable failures for whole-config comparisons.
+void PrintTo(const TakedownConfig& c, std::ostream* os) {
+  *os << "{source_path=" << c.source_path << " role=" << RoleName(c.daemon.role)
+      << " data_dir=" << c.daemon.data_dir << " grpc=" << c.daemon.grpc_listen
+      << " http=" << c.daemon.http_listen << " workers=" << c.daemon.workers
+      << " queue=" << c.daemon.queue_capacity << " log=" << c.daemon.log_level
+      << " checkpoint=" << c.daemon.checkpoint_every << " max_object=" << c.limits.max_object_bytes
+      << " read_buffer=" << c.limits.read_buffer_bytes << " line=" << c.limits.hash_list_max_line_bytes
+      << " entries=" << c.limits.hash_list_max_entries << " list_bytes=" << c.limits.hash_list_max_bytes
+      << " sources=[";
+  for (const SourceConfig& s : c.sources) {
+    *os << "{" << s.id << " " << s.type << " " << s.filesystem.root
+        << " include=" << s.filesystem.include.size() << " exclude=" << s.filesystem.exclude.size() << "}";
+  }
+  *os << "] lists=[";
+  for (const HashListConfig& l : c.lists) *os << "{" << l.name << " " << l.path << "}";
+  *os << "] file_drop=" << (c.notices.file_drop ? c.notices.file_drop->directory : "none") << "}";
+}
+
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+constexpr char kName[] = "t.yaml";
+constexpr char kBase[] = "/base";
+
+// The config a document with only `daemon: {data_dir: d}` yields.
+TakedownConfig Defaults() {
+  TakedownConfig config;
+  config.source_path = "<string>";
+  config.daemon.data_dir = "/base/d";
+  return config;
+}
+
+std::string ErrorOf(const std::string& yaml) {
+  absl::StatusOr<TakedownConfig> config = ParseConfig(yaml, kName, kBase);
+  if (config.ok()) return "(parsed without error)";
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  return std::string(config.status().message());
+}
+
+class TempDir {
+ public:
+  TempDir() {
+    char pattern[] = "/tmp/config_loader_test.XXXXXX";
+    const char* made = mkdtemp(pattern);
+    EXPECT_NE(made, nullptr);
+    path_ = made != nullptr ? made : "/tmp";
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  const fs::path& path() const { return path_; }
+
+  fs::path Write(const std::string& relative, const std::string& content) {
+    const fs::path file = path_ / relative;
+    fs::create_directories(file.parent_path());
+    std::ofstream(file, std::ios::binary) << content;
+    return file;
+  }
+
+ private:
+  fs::path path_;
+};
+
+// --- Valid configs -----------------------------------------------------------
+
+struct ValidCase {
+  std::string name;
+  std::string yaml;
+  std::function<void(TakedownConfig&)> expect;  // applied to Defaults()
+
+  friend void PrintTo(const ValidCase& c, std::ostream* os) { *os << c.name; }
+};
+
+class ValidConfigTest : public ::testing::TestWithParam<ValidCase> {};
+
+TEST_P(ValidConfigTest, ParsesToExpectedConfig) {
+  const ValidCase& c = GetParam();
+  absl::StatusOr<TakedownConfig> config = ParseConfig(c.yaml, kName, kBase);
+  ASSERT_TRUE(config.ok()) << config.status();
+  TakedownConfig expected = Defaults();
+  c.expect(expected);
+  EXPECT_EQ(*config, expected);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ValidConfigTest,
+    ::testing::Values(ValidCase{"OnlyDataDir", "daemon:\n  data_dir: d\n", [](TakedownConfig&) {}},
+                      ValidCase{"FlowStyle", "{daemon: {data_dir: d}}", [](TakedownConfig&) {}},
+                      ValidCase{"EveryDaemonKey",
+                                "daemon:\n"
+                                "  role: authority\n"
+                                "  data_dir: /var/lib/td\n"
+                                "  grpc_listen: '[::1]:50052'\n"
+                                "  http_listen: 127.0.0.1:0\n"
+                                "  workers: 256\n"
+                                "  queue_capacity: 1_000_000\n"
+                                "  log_level: off\n"
+                                "  checkpoint_every: 1\n",
+                                [](TakedownConfig& c) {
+                                  c.daemon.role = Role::kAuthority;
+                                  c.daemon.data_dir = "/var/lib/td";
+                                  c.daemon.grpc_listen = "[::1]:50052";
+                                  c.daemon.http_listen = "127.0.0.1:0";
+                                  c.daemon.workers = 256;
+                                  c.daemon.queue_capacity = 1'000'000;
+                                  c.daemon.log_level = "off";
+                                  c.daemon.checkpoint_every = 1;
+                                }},
+                      ValidCase{"QuotedIntegerAndHostname",
+                                "daemon: {data_dir: d, workers: '0', http_listen: "
+                                "localhost:8080}",
+                                [](TakedownConfig& c) { c.daemon.http_listen = "localhost:8080"; }},
+                      ValidCase{"ByteSizesWithUnits",
+                                "daemon: {data_dir: d}\n"
+                                "limits:\n"
+                                "  max_object_bytes: 1 GiB\n"
+                                "  read_buffer_bytes: 4KiB\n"
+                                "  hash_list_max_line_bytes: 64\n"
+                                "  hash_list_max_entries: 10_000_000_000\n"
+                                "  hash_list_max_bytes: 10MB\n",
+                                [](TakedownConfig& c) {
+                                  c.limits.max_object_bytes = 1ull << 30;
+                                  c.limits.read_buffer_bytes = 4096;
+                                  c.limits.hash_list_max_line_bytes = 64;
+                                  c.limits.hash_list_max_entries = 10'000'000'000ull;
+                                  c.limits.hash_list_max_bytes = 10'000'000;
+                                }},
+                      ValidCase{"ByteSizeUpperBound",
+                                "daemon: {data_dir: d}\nlimits: {read_buffer_bytes: 64MiB}",
+                                [](TakedownConfig& c) { c.limits.read_buffer_bytes = 64ull << 20; }},
+                      ValidCase{"NullSectionsReadAsEmpty",
+                                "daemon: {data_dir: d}\nlimits:\nsources:\nlists:\nnotices:\n",
+                                [](TakedownConfig&) {}},
+                      ValidCase{"SourceWithDefaultPatterns",
+                                "daemon: {data_dir: d}\n"
+                                "sources:\n"
+                                "  - id: disk-1\n"
+                                "    type: filesystem\n"
+                                "    root: storage\n",
+                                [](TakedownConfig& c) {
+                                  SourceConfig source;
+                                  source.id = "disk-1";
+                                  source.type = "filesystem";
+                                  source.filesystem.root = "/base/storage";
+                                  source.filesystem.include = {"**"};
+                                  c.sources.push_back(source);
+                                }},
+                      ValidCase{"SourcesListsAndFileDrop",
+                                "daemon: {data_dir: d}\n"
+                                "sources:\n"
+                                "  - {id: a, type: filesystem, root: /abs/a, include: ['*.jpg', "
+                                "'**/*.png'], exclude: ['tmp/**']}\n"
+                                "  - {id: b.2_x, type: filesystem, root: ../b/, exclude: []}\n"
+                                "lists:\n"
+                                "  - {name: ncmec, path: lists/ncmec.csv}\n"
+                                "  - {name: iwf, path: /lists/iwf.csv}\n"
+                                "notices:\n"
+                                "  file_drop: {directory: ./out/./notices/}\n",
+                                [](TakedownConfig& c) {
+                                  c.sources.resize(2);
+                                  c.sources[0].id = "a";
+                                  c.sources[0].type = "filesystem";
+                                  c.sources[0].filesystem.root = "/abs/a";
+                                  c.sources[0].filesystem.include = {"*.jpg", "**/*.png"};
+                                  c.sources[0].filesystem.exclude = {"tmp/**"};
+                                  c.sources[1].id = "b.2_x";
+                                  c.sources[1].type = "filesystem";
+                                  c.sources[1].filesystem.root = "/b";
+                                  c.lists = {{"ncmec", "/base/lists/ncmec.csv"}, {"iwf", "/lists/iwf.csv"}};
+                                  c.notices.file_drop = FileDropConfig{"/base/out/notices"};
+                                }},
+                      ValidCase{"CommentsAndBom",
+                                "\xEF\xBB\xBF# comment\ndaemon:  # the daemon\n  data_dir: d  "
+                                "# here\n",
+                                [](TakedownConfig&) {}}),
+    [](const ::testing::TestParamInfo<ValidCase>& info) { return info.param.name; });
+
+// --- Errors: exact message, position and path --------------------------------
+
+struct ErrorCase {
+  std::string name;
+  std::string yaml;
+  std::string message;
+
+  friend void PrintTo(const ErrorCase& c, std::ostream* os) { *os << c.name; }
+};
+
+class ErrorConfigTest : public ::testing::TestWithParam<ErrorCase> {};
+
+TEST_P(ErrorConfigTest, ReportsExactError) { EXPECT_EQ(ErrorOf(GetParam().yaml), GetParam().message); }
+
+const char kDaemonKeys[] =
+    "role, data_dir, grpc_listen, http_listen, workers, queue_capacity, "
+    "log_level, checkpoint_every";
+const char kSizeSyntax[] =
+    " (an integer, or an integer and a unit: B, KB, MB, GB, TB, PB, KiB, MiB, "
+    "GiB, TiB, PiB)";
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ErrorConfigTest,
+    ::testing::Values(
+        ErrorCase{"UnknownKeyWithSuggestion", "daemon:\n  data_dir: d\n  wrokers: 2\n",
+                  std::string("t.yaml:3:3: daemon.wrokers: unknown key; expected "
+                              "one of ") +
+                      kDaemonKeys + " (did you mean 'workers'?)"},
+        ErrorCase{"UnknownKeyWithoutSuggestion", "daemon:\n  data_dir: d\n  threads: 2\n",
+                  std::string("t.yaml:3:3: daemon.threads: unknown key; expected "
+                              "one of ") +
+                      kDaemonKeys},
+        ErrorCase{"UnknownTopLevelKey", "daemon: {data_dir: d}\nsourcs: []\n",
+                  "t.yaml:2:1: sourcs: unknown key; expected one of daemon, "
+                  "limits, sources, lists, notices (did you mean 'sources'?)"},
+        ErrorCase{"UnknownKeyWithStrangeCharacters", "daemon: {data_dir: d}\n\"a b\\x01\": 1\n",
+                  "t.yaml:2:1: 'a b\\x01': unknown key; expected one of daemon, "
+                  "limits, sources, lists, notices"},
+        ErrorCase{"IntegerNotANumber", "daemon:\n  data_dir: d\n  workers: many\n",
+                  "t.yaml:3:12: daemon.workers: expected an integer 0..256, got "
+                  "'many'"},
+        ErrorCase{"IntegerAboveRange", "daemon: {data_dir: d, workers: 257}",
+                  "t.yaml:1:32: daemon.workers: expected an integer 0..256, got "
+                  "'257'"},
+        ErrorCase{"IntegerBelowRange", "daemon:\n  data_dir: d\n  queue_capacity: 0\n",
+                  "t.yaml:3:19: daemon.queue_capacity: expected an integer "
+                  "1..1000000, got '0'"},
+        ErrorCase{"IntegerFraction", "daemon:\n  data_dir: d\n  checkpoint_every: 1.5\n",
+                  "t.yaml:3:21: daemon.checkpoint_every: expected an integer "
+                  "1..1000000, got '1.5'"},
+        ErrorCase{"IntegerNullPointsAtKey", "daemon:\n  data_dir: d\n  workers:\n  role: authority\n",
+                  "t.yaml:3:3: daemon.workers: expected an integer 0..256, got "
+                  "null"},
+        ErrorCase{"IntegerGivenSequence", "daemon:\n  data_dir: d\n  workers: [1]\n",
+                  "t.yaml:3:12: daemon.workers: expected an integer 0..256, got "
+                  "a sequence"},
+        ErrorCase{"StringGivenMapping", "daemon:\n  data_dir: {a: 1}\n",
+                  "t.yaml:2:13: daemon.data_dir: expected a string, got a "
+                  "mapping"},
+        ErrorCase{"EmptyString", "daemon:\n  data_dir: ''\n",
+                  "t.yaml:2:13: daemon.data_dir: expected a non-empty string, "
+                  "got ''"},
+        ErrorCase{"NulInString", "daemon:\n  data_dir: \"a\\0b\"\n",
+                  "t.yaml:2:13: daemon.data_dir: expected a string without NUL "
+                  "bytes, got 'a\\x00b'"},
+        ErrorCase{"StringTooLong", "daemon:\n  data_dir: " + std::string(5000, 'x') + "\n",
+                  "t.yaml:2:13: daemon.data_dir: expected a string of at most "
+                  "4096 bytes, got 5000 bytes"},
+        ErrorCase{"RoleWithSuggestion", "daemon:\n  role: authorty\n  data_dir: d\n",
+                  "t.yaml:2:9: daemon.role: expected one of hosting-provider, "
+                  "authority, got 'authorty' (did you mean 'authority'?)"},
+        ErrorCase{"LogLevel", "daemon:\n  data_dir: d\n  log_level: verbose\n",
+                  "t.yaml:3:14: daemon.log_level: expected one of trace, debug, "
+                  "info, warn, error, critical, off, got 'verbose'"},
+        ErrorCase{"ListenWithoutPort", "daemon:\n  data_dir: d\n  http_listen: 127.0.0.1\n",
+                  "t.yaml:3:16: daemon.http_listen: expected host:port with a "
+                  "port 0..65535 (e.g. 127.0.0.1:9464 or [::1]:9464), got "
+                  "'127.0.0.1'"},
+        ErrorCase{"ListenPortTooLarge", "daemon:\n  data_dir: d\n  grpc_listen: host:70000\n",
+                  "t.yaml:3:16: daemon.grpc_listen: expected host:port with a "
+                  "port 0..65535 (e.g. 127.0.0.1:9464 or [::1]:9464), got "
+                  "'host:70000'"},
+        ErrorCase{"ByteSizeSyntax", "daemon: {data_dir: d}\nlimits:\n  max_object_bytes: lots\n",
+                  std::string("t.yaml:3:21: limits.max_object_bytes: expected a "
+                              "byte size 1..1PiB") +
+                      kSizeSyntax + ", got 'lots'"},
+        ErrorCase{"ByteSizeAboveRange", "daemon: {data_dir: d}\nlimits:\n  read_buffer_bytes: 1GiB\n",
+                  "t.yaml:3:22: limits.read_buffer_bytes: expected a byte size "
+                  "4KiB..64MiB, got '1GiB'"},
+        ErrorCase{"ByteSizeBelowRange", "daemon: {data_dir: d}\nlimits:\n  read_buffer_bytes: 4095\n",
+                  "t.yaml:3:22: limits.read_buffer_bytes: expected a byte size "
+                  "4KiB..64MiB, got '4095'"},
+        ErrorCase{"EntriesCountIsNotAByteSize",
+                  "daemon: {data_dir: d}\nlimits:\n  hash_list_max_entries: 1MiB\n",
+                  "t.yaml:3:26: limits.hash_list_max_entries: expected an "
+                  "integer 1..10000000000, got '1MiB'"},
+        ErrorCase{"MissingDaemon", "limits: {}\n", "t.yaml:1:1: top level: missing required key 'daemon'"},
+        ErrorCase{"EmptyDocument", "", "t.yaml:1:1: top level: missing required key 'daemon'"},
+        ErrorCase{"CommentOnlyDocument", "# nothing\n",
+                  "t.yaml:1:1: top level: missing required key 'daemon'"},
+        ErrorCase{"MissingDataDir", "daemon:\n  workers: 2\n",
+                  "t.yaml:2:3: daemon: missing required key 'data_dir'"},
+        ErrorCase{"NullDaemonPointsAtKey", "daemon:\n",
+                  "t.yaml:1:1: daemon: missing required key 'data_dir'"},
+        ErrorCase{"DaemonNotAMapping", "daemon: [1]\n",
+                  "t.yaml:1:9: daemon: expected a mapping, got a sequence"},
+        ErrorCase{"TopLevelNotAMapping", "- a\n",
+                  "t.yaml:1:1: top level: expected a mapping, got a sequence"},
+        ErrorCase{"TopLevelScalar", "hello\n", "t.yaml:1:1: top level: expected a mapping, got 'hello'"},
+        ErrorCase{"DuplicateKey", "daemon:\n  data_dir: a\n  data_dir: b\n",
+                  "t.yaml:3:3: daemon.data_dir: duplicate key 'data_dir' (first "
+                  "at line 2)"},
+        ErrorCase{"NonStringKey", "daemon: {data_dir: a, [x]: 1}",
+                  "t.yaml:1:23: daemon: expected a string key, got a sequence"},
+        ErrorCase{"TwoDocuments", "daemon: {data_dir: a}\n---\nb: 1\n",
+                  "t.yaml:2:1: top level: expected a single YAML document, "
+                  "found another one here"},
+        // yaml-cpp 0.7's LoadAll loops forever on these.
+        ErrorCase{"StrayCommaAfterDocument", "{daemon: {data_dir: d}},",
+                  "t.yaml:1:24: top level: expected a single YAML document, "
+                  "found another one here"},
+        ErrorCase{"StrayCommaAlone", ",",
+                  "t.yaml:1:1: top level: expected a single YAML document, "
+                  "found another one here\n"
+                  "t.yaml:1:1: top level: missing required key 'daemon'"},
+        ErrorCase{"SyntaxError", "daemon: [a\n",
+                  "t.yaml:2:1: YAML syntax error: end of sequence flow not found"},
+        ErrorCase{"SyntaxErrorUnknownAlias", "daemon: *nothing\n",
+                  "t.yaml:1:9: YAML syntax error: the referenced anchor is not "
+                  "defined"},
+        // yaml-cpp's mark is just past the bad escape.
+        ErrorCase{"SyntaxErrorMessageIsEscaped", std::string("daemon: \"\\\x01\"\n"),
+                  "t.yaml:1:12: YAML syntax error: unknown escape character: "
+                  "\\x01"},
+        ErrorCase{"SourcesNotASequence", "daemon: {data_dir: d}\nsources: {id: a}\n",
+                  "t.yaml:2:10: sources: expected a sequence, got a mapping"},
+        ErrorCase{"SourceMissingRoot",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - id: a\n"
+                  "    type: filesystem\n",
+                  "t.yaml:3:5: sources[0]: missing required key 'root' for type "
+                  "filesystem"},
+        ErrorCase{"SourceMissingIdAndType", "daemon: {data_dir: d}\nsources:\n  - root: r\n",
+                  "t.yaml:3:5: sources[0]: missing required key 'id'\n"
+                  "t.yaml:3:5: sources[0]: missing required key 'type'"},
+        ErrorCase{"SourceItemNull", "daemon: {data_dir: d}\nsources:\n  -\n",
+                  "t.yaml:3:3: sources[0]: missing required key 'id'\n"
+                  "t.yaml:3:3: sources[0]: missing required key 'type'"},
+        ErrorCase{"SourceUnknownTypeHidesTypeSpecificKeys",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - id: a\n"
+                  "    type: s3\n"
+                  "    bucket: b\n",
+                  "t.yaml:4:11: sources[0].type: unknown source type 's3'; "
+                  "expected one of filesystem"},
+        ErrorCase{"SourceKeyOfAnotherType",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - id: a\n"
+                  "    type: filesystem\n"
+                  "    root: r\n"
+                  "    bucket: b\n",
+                  "t.yaml:6:5: sources[0].bucket: unknown key; expected one of "
+                  "id, type, root, include, exclude"},
+        ErrorCase{"SourceDuplicateId",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - id: a\n"
+                  "    type: filesystem\n"
+                  "    root: r\n"
+                  "  - type: filesystem\n"
+                  "    root: s\n"
+                  "    id: a\n",
+                  "t.yaml:8:9: sources[1].id: duplicate source id 'a' (first at "
+                  "line 3)"},
+        ErrorCase{"SourceBadId",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - {id: Demo, type: filesystem, root: r}\n",
+                  "t.yaml:3:10: sources[0].id: expected a source id: 1..64 "
+                  "characters of a-z, 0-9, '.', '_', '-', starting with a letter "
+                  "or digit, got 'Demo'"},
+        ErrorCase{"SourceIdTooLong",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - {id: " +
+                      std::string(65, 'a') + ", type: filesystem, root: r}\n",
+                  "t.yaml:3:10: sources[0].id: expected a source id: 1..64 "
+                  "characters of a-z, 0-9, '.', '_', '-', starting with a letter "
+                  "or digit, got '" +
+                      std::string(64, 'a') + "' (65 bytes)"},
+        ErrorCase{"SourceIdStartsWithDot",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - {id: .a, type: filesystem, root: r}\n",
+                  "t.yaml:3:10: sources[0].id: expected a source id: 1..64 "
+                  "characters of a-z, 0-9, '.', '_', '-', starting with a letter "
+                  "or digit, got '.a'"},
+        ErrorCase{"SourceEmptyInclude",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - id: a\n"
+                  "    type: filesystem\n"
+                  "    root: r\n"
+                  "    include: []\n",
+                  "t.yaml:6:14: sources[0].include: expected at least one pattern "
+                  "(\"**\" matches everything), got an empty sequence"},
+        ErrorCase{"SourceIncludeNotASequence",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - id: a\n"
+                  "    type: filesystem\n"
+                  "    root: r\n"
+                  "    include: '**'\n",
+                  "t.yaml:6:14: sources[0].include: expected a sequence, got "
+                  "'**'"},
+        ErrorCase{"SourceExcludeItemNotAString",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - id: a\n"
+                  "    type: filesystem\n"
+                  "    root: r\n"
+                  "    exclude: ['a', [b]]\n",
+                  "t.yaml:6:20: sources[0].exclude[1]: expected a string, got a "
+                  "sequence"},
+        ErrorCase{"ListMissingPath", "daemon: {data_dir: d}\nlists:\n  - name: x\n",
+                  "t.yaml:3:5: lists[0]: missing required key 'path'"},
+        ErrorCase{"ListDuplicateName",
+                  "daemon: {data_dir: d}\n"
+                  "lists:\n"
+                  "  - {name: x, path: a}\n"
+                  "  - {name: x, path: b}\n",
+                  "t.yaml:4:12: lists[1].name: duplicate list name 'x' (first "
+                  "at line 3)"},
+        ErrorCase{"FileDropMissingDirectory", "daemon: {data_dir: d}\nnotices:\n  file_drop:\n",
+                  "t.yaml:3:3: notices.file_drop: missing required key "
+                  "'directory'"},
+        ErrorCase{"FileDropUnknownKey",
+                  "daemon: {data_dir: d}\n"
+                  "notices:\n"
+                  "  file_drop:\n"
+                  "    directory: n\n"
+                  "    directry: m\n",
+                  "t.yaml:5:5: notices.file_drop.directry: unknown key; expected "
+                  "one of directory (did you mean 'directory'?)"},
+        ErrorCase{"NoticesUnknownChannel", "daemon: {data_dir: d}\nnotices:\n  smtp: {}\n",
+                  "t.yaml:3:3: notices.smtp: unknown key; expected one of "
+                  "file_drop"}),
+    [](const ::testing::TestParamInfo<ErrorCase>& info) { return info.param.name; });
+
+// --- Several errors at once ---------------------------------------------------
+
+TEST(ConfigErrors, ReportsEveryErrorInDocumentOrder) {
+  const std::string yaml =
+      "daemon:\n"                    // 1
+      "  workers: many\n"            // 2
+      "  wrokers: 2\n"               // 3
+      "limits:\n"                    // 4
+      "  read_buffer_bytes: 1GiB\n"  // 5
+      "sources:\n"                   // 6
+      "  - id: a\n"                  // 7
+      "    type: filesystem\n"       // 8
+      "  - id: a\n"                  // 9
+      "    type: filesystem\n"       // 10
+      "    root: r\n"                // 11
+      "lists:\n"                     // 12
+      "  - name: x\n";               // 13
+  EXPECT_EQ(ErrorOf(yaml), std::string("t.yaml:2:3: daemon: missing required key 'data_dir'\n"
+                                       "t.yaml:2:12: daemon.workers: expected an integer 0..256, "
+                                       "got 'many'\n"
+                                       "t.yaml:3:3: daemon.wrokers: unknown key; expected one of ") +
+                               kDaemonKeys +
+                               " (did you mean 'workers'?)\n"
+                               "t.yaml:5:22: limits.read_buffer_bytes: expected a byte size "
+                               "4KiB..64MiB, got '1GiB'\n"
+                               "t.yaml:7:5: sources[0]: missing required key 'root' for type "
+                               "filesystem\n"
+                               "t.yaml:9:9: sources[1].id: duplicate source id 'a' (first at line "
+                               "7)\n"
+                               "t.yaml:13:5: lists[0]: missing required key 'path'");
+}
+
+TEST(ConfigErrors, ReportsAtMostTwentyAndCountsTheRest) {
+  std::string yaml = "daemon:\n  data_dir: d\n";
+  for (int i = 0; i < 25; ++i) yaml += "  unknown" + std::to_string(i) + ": 1\n";
+  const std::string message = ErrorOf(yaml);
+  std::vector<std::string> lines;
+  size_t start = 0;
+  for (size_t end; (end = message.find('\n', start)) != std::string::npos; start = end + 1) {
+    lines.push_back(message.substr(start, end - start));
+  }
+  lines.push_back(message.substr(start));
+  ASSERT_EQ(lines.size(), 21u);
+  EXPECT_THAT(lines[0], ::testing::StartsWith("t.yaml:3:3: daemon.unknown0: unknown key"));
+  EXPECT_THAT(lines[19], ::testing::StartsWith("t.yaml:22:3: daemon.unknown19: unknown key"));
+  EXPECT_EQ(lines[20], "t.yaml: 5 more errors not shown");
+}
+
+TEST(ConfigErrors, AliasExpansionIsBoundedAndReported) {
+  // 1000 sources share one 1000-pattern list of 100-byte strings: 100 MB of
+  // text from a ~130 KB file.
+  std::string yaml = "daemon: {data_dir: d}\npatterns: &p [";
+  for (int i = 0; i < 1000; ++i) {
+    yaml += (i > 0 ? ", " : "") + std::string(100, 'a');
+  }
+  yaml += "]\nsources:\n";
+  for (int i = 0; i < 1000; ++i) {
+    yaml += "  - {id: s" + std::to_string(i) + ", type: filesystem, root: r, include: *p}\n";
+  }
+  ASSERT_LT(yaml.size(), kMaxConfigFileBytes);
+  // The aliased list is positioned at its anchor (line 2); reading stops in
+  // one of the sources that repeat it, without judging the rest.
+  const std::string message = ErrorOf(yaml);
+  EXPECT_THAT(message, ::testing::MatchesRegex("t\\.yaml:2:[0-9]+: sources\\[[0-9]+\\]\\.include"
+                                               "\\[[0-9]+\\]: the document expands to more than "
+                                               "1000000 nodes or 16MiB of text .*"));
+  EXPECT_EQ(message.find('\n'), std::string::npos);
+}
+
+TEST(ConfigErrors, RejectsOversizedInputBeforeParsing) {
+  const std::string yaml(kMaxConfigFileBytes + 1, '#');
+  EXPECT_EQ(ErrorOf(yaml), "t.yaml: config is 1048577 bytes; the limit is 1MiB");
+}
+
+TEST(ConfigErrors, DeepNestingIsASyntaxErrorNotACrash) {
+  const std::string yaml = "daemon: " + std::string(100'000, '[');
+  EXPECT_THAT(ErrorOf(yaml), ::testing::StartsWith("t.yaml:1:"));
+  EXPECT_THAT(ErrorOf(yaml), HasSubstr("YAML syntax error"));
+}
+
+// --- Path resolution ------------------------------------------------------------
+
+TEST(PathResolution, RelativePathsFollowTheConfigFileDirectory) {
+  TempDir dir;
+  const fs::path file = dir.Write("etc/takedownd/td.yaml",
+                                  "daemon:\n"
+                                  "  data_dir: ../../var/data/\n"
+                                  "sources:\n"
+                                  "  - {id: s, type: filesystem, root: ./storage/./a/../b}\n"
+                                  "  - {id: t, type: filesystem, root: /abs//root/}\n"
+                                  "lists:\n"
+                                  "  - {name: l, path: lists/l.csv}\n"
+                                  "notices:\n"
+                                  "  file_drop: {directory: ..}\n");
+  absl::StatusOr<TakedownConfig> config = LoadConfigFile(file.string());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const fs::path etc = dir.path() / "etc" / "takedownd";
+  EXPECT_EQ(config->source_path, file.string());
+  EXPECT_EQ(config->daemon.data_dir, (dir.path() / "var" / "data").string());
+  ASSERT_EQ(config->sources.size(), 2u);
+  EXPECT_EQ(config->sources[0].filesystem.root, (etc / "storage" / "b").string());
+  EXPECT_EQ(config->sources[1].filesystem.root, "/abs/root");
+  ASSERT_EQ(config->lists.size(), 1u);
+  EXPECT_EQ(config->lists[0].path, (etc / "lists" / "l.csv").string());
+  ASSERT_TRUE(config->notices.file_drop.has_value());
+  EXPECT_EQ(config->notices.file_drop->directory, (dir.path() / "etc").string());
+}
+
+TEST(PathResolution, NonNormalisedFilePathGivesNormalisedResults) {
+  TempDir dir;
+  dir.Write("a/td.yaml", "daemon: {data_dir: data}\n");
+  const std::string path = (dir.path() / "a" / "." / ".." / "a" / "td.yaml").string();
+  absl::StatusOr<TakedownConfig> config = LoadConfigFile(path);
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->source_path, (dir.path() / "a" / "td.yaml").string());
+  EXPECT_EQ(config->daemon.data_dir, (dir.path() / "a" / "data").string());
+}
+
+TEST(PathResolution, RelativeBaseDirIsMadeAbsolute) {
+  absl::StatusOr<TakedownConfig> config = ParseConfig("daemon: {data_dir: d}", "x.yaml", "rel/dir");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->daemon.data_dir, (fs::current_path() / "rel" / "dir" / "d").string());
+
+  config = ParseConfig("daemon: {data_dir: d}", "x.yaml", "");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->daemon.data_dir, (fs::current_path() / "d").string());
+}
+
+// --- Files ---------------------------------------------------------------------
+
+TEST(LoadConfigFile, MissingFileIsNotFound) {
+  TempDir dir;
+  const std::string path = (dir.path() / "missing.yaml").string();
+  absl::StatusOr<TakedownConfig> config = LoadConfigFile(path);
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(std::string(config.status().message()), "config file '" + path + "' does not exist");
+}
+
+TEST(LoadConfigFile, DirectoryIsRejected) {
+  TempDir dir;
+  absl::StatusOr<TakedownConfig> config = LoadConfigFile(dir.path().string());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("is a directory"));
+}
+
+TEST(LoadConfigFile, OversizedFileIsRejected) {
+  TempDir dir;
+  const fs::path file =
+      dir.Write("big.yaml", "daemon: {data_dir: d}\n" + std::string(kMaxConfigFileBytes, '#'));
+  absl::StatusOr<TakedownConfig> config = LoadConfigFile(file.string());
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(std::string(config.status().message()),
+            file.string() + ": config file is larger than the limit of 1MiB");
+}
+
+TEST(LoadConfigFile, ErrorsNameTheFileAsGiven) {
+  TempDir dir;
+  const fs::path file = dir.Write("bad.yaml", "daemon:\n  data_dir: d\n  workers: -1\n");
+  absl::StatusOr<TakedownConfig> config = LoadConfigFile(file.string());
+  EXPECT_EQ(std::string(config.status().message()),
+            file.string() + ":3:12: daemon.workers: expected an integer 0..256, got '-1'");
+}
+
+// --- The examples ----------------------------------------------------------------
+
+const fs::path kExamples = fs::path(TAKEDOWN_SOURCE_DIR) / "config" / "examples";
+
+TEST(Examples, DemoLoads) {
+  absl::StatusOr<TakedownConfig> config = LoadConfigFile((kExamples / "demo.yaml").string());
+  ASSERT_TRUE(config.ok()) << config.status();
+  const fs::path out = (fs::path(TAKEDOWN_SOURCE_DIR) / "demo-out").lexically_normal();
+  TakedownConfig expected;
+  expected.source_path = (kExamples / "demo.yaml").lexically_normal().string();
+  expected.daemon.data_dir = (out / "data").string();
+  expected.daemon.grpc_listen = "127.0.0.1:50051";
+  expected.daemon.http_listen = "127.0.0.1:9464";
+  expected.daemon.workers = 2;
+  SourceConfig source;
+  source.id = "demo-disk";
+  source.type = "filesystem";
+  source.filesystem.root = (out / "storage").string();
+  source.filesystem.include = {"**"};
+  source.filesystem.exclude = {"**/.snapshot/**"};
+  expected.sources = {source};
+  expected.lists = {{"demo", (out / "lists" / "demo.csv").string()}};
+  expected.notices.file_drop = FileDropConfig{(out / "notices").string()};
+  EXPECT_EQ(*config, expected);
+}
+
+// full.yaml documents the defaults: apart from the REQUIRED values (which
+// have no default and are copied over), it must equal a default config.
+TEST(Examples, FullEqualsDefaults) {
+  absl::StatusOr<TakedownConfig> config = LoadConfigFile((kExamples / "full.yaml").string());
+  ASSERT_TRUE(config.ok()) << config.status();
+  TakedownConfig expected;
+  expected.source_path = config->source_path;
+  expected.daemon.data_dir = config->daemon.data_dir;
+  ASSERT_EQ(config->sources.size(), 1u);
+  SourceConfig source;
+  source.id = config->sources[0].id;
+  source.type = config->sources[0].type;
+  source.filesystem.root = config->sources[0].filesystem.root;
+  expected.sources = {source};
+  ASSERT_EQ(config->lists.size(), 1u);
+  expected.lists = {{config->lists[0].name, config->lists[0].path}};
+  ASSERT_TRUE(config->notices.file_drop.has_value());
+  expected.notices.file_drop = FileDropConfig{config->notices.file_drop->directory};
+  EXPECT_EQ(*config, expected);
+}
+
+// Returns the keys the schema declares for the mapping holding the unknown
+// key "zzzzzz", as listed by the unknown-key error.
+std::set<std::string> SchemaKeys(const std::string& yaml_with_bad_key) {
+  const std::string message = ErrorOf(yaml_with_bad_key);
+  const std::string marker = "expected one of ";
+  const size_t begin = message.find(marker);
+  if (begin == std::string::npos) return {{"(no unknown-key error: " + message + ")"}};
+  std::string list = message.substr(begin + marker.size());
+  list = list.substr(0, list.find('\n'));
+  std::set<std::string> keys;
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t end = list.find(", ", start);
+    if (end == std::string::npos) end = list.size();
+    keys.insert(list.substr(start, end - start));
+    start = end + 2;
+  }
+  return keys;
+}
+
+std::set<std::string> KeysOf(const YAML::Node& map) {
+  std::set<std::string> keys;
+  for (const auto& pair : map) keys.insert(pair.first.Scalar());
+  return keys;
+}
+
+// Guards against a new schema key that full.yaml forgets to document.
+TEST(Examples, FullListsEverySchemaKey) {
+  const YAML::Node full = YAML::LoadFile((kExamples / "full.yaml").string());
+  const std::string daemon = "daemon: {data_dir: d}\n";
+  EXPECT_EQ(KeysOf(full), SchemaKeys(daemon + "zzzzzz: 1\n"));
+  EXPECT_EQ(KeysOf(full["daemon"]), SchemaKeys("daemon: {data_dir: d, zzzzzz: 1}\n"));
+  EXPECT_EQ(KeysOf(full["limits"]), SchemaKeys(daemon + "limits: {zzzzzz: 1}\n"));
+  EXPECT_EQ(KeysOf(full["sources"][0]), SchemaKeys(daemon + "sources: [{id: a, type: filesystem, root: r, "
+                                                            "zzzzzz: 1}]\n"));
+  EXPECT_EQ(KeysOf(full["lists"][0]), SchemaKeys(daemon + "lists: [{name: a, path: p, zzzzzz: 1}]\n"));
+  EXPECT_EQ(KeysOf(full["notices"]), SchemaKeys(daemon + "notices: {zzzzzz: 1}\n"));
+  EXPECT_EQ(KeysOf(full["notices"]["file_drop"]),
+            SchemaKeys(daemon + "notices: {file_drop: {directory: d, zzzzzz: "
+                                "1}}\n"));
+}
+
+}  // namespace
+}  // namespace takedown
