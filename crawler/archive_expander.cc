@@ -36,6 +36,9 @@ constexpr int kMaxDepthBound = 32;
 constexpr int kMaxHeaderRetries = 16;
 
 bool Is7z(std::string_view head) { return head.starts_with("7z\xBC\xAF\x27\x1C"sv); }
+bool IsZip(std::string_view head) {
+  return head.starts_with("PK\x03\x04"sv) || head.starts_with("PK\x05\x06"sv);
+}
 
 // A tar header: the POSIX/GNU "ustar" magic, or (V7 archives) a checksum
 // field that equals the sum of the 512 header bytes with the field itself
@@ -64,8 +67,9 @@ bool LooksLikeTar(std::string_view head) {
 
 bool EndsWithIgnoringCase(std::string_view s, std::string_view suffix) {
   if (s.size() < suffix.size()) return false;
-  return std::equal(suffix.begin(), suffix.end(), s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
-                    [](char a, char b) { return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b); });
+  return std::equal(
+      suffix.begin(), suffix.end(), s.end() - static_cast<std::ptrdiff_t>(suffix.size()),
+      [](char a, char b) { return a == (b >= 'A' && b <= 'Z' ? static_cast<char>(b - 'A' + 'a') : b); });
 }
 
 std::string_view BaseName(std::string_view path) {
@@ -96,12 +100,13 @@ bool RatioExceeded(uint64_t expanded, uint64_t read, const ArchiveLimits& limits
 
 absl::Status ValidateLimits(const ArchiveLimits& limits) {
   if (limits.max_depth < 1 || limits.max_depth > kMaxDepthBound) {
-    return absl::InvalidArgumentError(fmt::format("archive limits: limits.archive_max_depth is {}; it must be 1..{}",
-                                                  limits.max_depth, kMaxDepthBound));
+    return absl::InvalidArgumentError(
+        fmt::format("archive limits: limits.archive_max_depth is {}; it must be 1..{}", limits.max_depth,
+                    kMaxDepthBound));
   }
   if (!(limits.max_ratio > 0) || !std::isfinite(limits.max_ratio)) {
-    return absl::InvalidArgumentError(
-        fmt::format("archive limits: limits.archive_max_ratio is {}; it must be a positive number", limits.max_ratio));
+    return absl::InvalidArgumentError(fmt::format(
+        "archive limits: limits.archive_max_ratio is {}; it must be a positive number", limits.max_ratio));
   }
   return absl::OkStatus();
 }
@@ -113,14 +118,16 @@ absl::StatusOr<bool> ReadInto(ObjectReader& reader, std::string& out, uint64_t s
     size_t want = static_cast<size_t>(std::min<uint64_t>(kBlockBytes, stop_after + 1 - out.size()));
     size_t old_size = out.size();
     out.resize(old_size + want);
-    absl::StatusOr<size_t> n = reader.Read(std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()) + old_size, want));
+    absl::StatusOr<size_t> n =
+        reader.Read(std::span<uint8_t>(reinterpret_cast<uint8_t*>(out.data()) + old_size, want));
     if (!n.ok()) {
       out.resize(old_size);
       return n.status();
     }
     if (*n > want) {
       out.resize(old_size);
-      return absl::InternalError(fmt::format("object reader returned {} bytes for a {}-byte buffer", *n, want));
+      return absl::InternalError(
+          fmt::format("object reader returned {} bytes for a {}-byte buffer", *n, want));
     }
     out.resize(old_size + *n);
     if (*n == 0) return true;
@@ -151,9 +158,13 @@ class ArchiveInput {
   ArchiveInput(const std::string& key, std::string prefix, ObjectReader& reader)
       : key_(key), reader_(&reader), prefix_(std::move(prefix)), consumed_(prefix_.size()) {}
   // `bytes` must outlive this input.
-  ArchiveInput(const std::string& key, std::string_view bytes) : key_(key), memory_(bytes), consumed_(bytes.size()) {}
+  ArchiveInput(const std::string& key, std::string_view bytes)
+      : key_(key), memory_(bytes), consumed_(bytes.size()) {}
 
   bool seekable() const { return reader_ == nullptr; }
+  // Memory only.
+  bool IsZip() const { return takedown::IsZip(memory_); }
+  void Rewind() { position_ = 0; }
   // Bytes of the archive read so far (all of them for a buffer in memory):
   // the denominator of the compression ratio.
   uint64_t consumed() const { return consumed_; }
@@ -182,8 +193,8 @@ class ArchiveInput {
       return ARCHIVE_FATAL;
     }
     if (*n > block_.size()) {
-      error_ = absl::InternalError(
-          fmt::format("archive {}: object reader returned {} bytes for a {}-byte buffer", key_, *n, block_.size()));
+      error_ = absl::InternalError(fmt::format(
+          "archive {}: object reader returned {} bytes for a {}-byte buffer", key_, *n, block_.size()));
       return ARCHIVE_FATAL;
     }
     if (*n == 0) at_end_ = true;
@@ -263,11 +274,15 @@ class Level {
   Level(Expansion& expansion, const std::string& key, std::string name, int depth, ArchiveInput& input)
       : x_(expansion), key_(key), name_(std::move(name)), depth_(depth), input_(input) {}
 
+  // Reads every member. A zip in memory is read through its central
+  // directory; if that fails before any member (a truncated upload has
+  // none), its local headers are read in order instead, as for a stream.
   absl::Status Run();
 
   // Reads the current member's next bytes into `buffer`, counting them
   // against the limits. 0 at the member's end.
-  absl::StatusOr<size_t> ReadData(const std::string& member_key, uint64_t& member_bytes, std::span<uint8_t> buffer);
+  absl::StatusOr<size_t> ReadData(const std::string& member_key, uint64_t& member_bytes,
+                                  std::span<uint8_t> buffer);
 
   std::span<uint8_t> drain_buffer() { return x_.drain_buffer; }
 
@@ -276,6 +291,7 @@ class Level {
   static la_int64_t SkipCallback(struct archive* a, void* self, la_int64_t request);
   static la_int64_t SeekCallback(struct archive* a, void* self, la_int64_t offset, int whence);
 
+  absl::Status ReadMembers(bool zip_streaming);
   absl::Status VisitEntry(struct archive_entry* entry);
   absl::Status VisitPlain(ArchiveMember member, MemberReader& reader);
   absl::Status VisitNested(ArchiveMember member, std::string bytes, std::string name);
@@ -297,6 +313,7 @@ class Level {
 
   std::unique_ptr<struct archive, ArchiveReadFree> archive_;
   uint64_t level_bytes_ = 0;
+  uint64_t entries_ = 0;
   // Occurrences of each normalised path (by hash), to tell duplicates apart.
   std::unordered_map<size_t, uint64_t> path_counts_;
   // Set once libarchive reported a fatal error while reading member data:
@@ -407,13 +424,26 @@ la_int64_t Level::SeekCallback(struct archive*, void* self, la_int64_t offset, i
 absl::Status Level::Failure(std::string_view doing) const {
   if (!input_.error().ok()) return input_.error();
   const char* message = archive_error_string(archive_.get());
-  std::string text =
-      fmt::format("archive {}: {}: {}", key_, doing, message != nullptr ? message : "unknown libarchive error");
+  std::string text = fmt::format("archive {}: {}: {}", key_, doing,
+                                 message != nullptr ? message : "unknown libarchive error");
   if (archive_errno(archive_.get()) == ENOMEM) return absl::ResourceExhaustedError(text);
   return absl::DataLossError(text);
 }
 
 absl::Status Level::Run() {
+  absl::Status status = ReadMembers(/*zip_streaming=*/!input_.seekable());
+  const bool retry =
+      !status.ok() && entries_ == 0 && input_.seekable() && input_.IsZip() &&
+      (status.code() == absl::StatusCode::kDataLoss || status.code() == absl::StatusCode::kInvalidArgument);
+  if (!retry) return status;
+  input_.Rewind();
+  level_bytes_ = 0;
+  path_counts_.clear();
+  dead_ = absl::OkStatus();
+  return ReadMembers(/*zip_streaming=*/true);
+}
+
+absl::Status Level::ReadMembers(bool zip_streaming) {
   archive_.reset(archive_read_new());
   if (archive_ == nullptr) {
     return absl::ResourceExhaustedError(fmt::format("archive {}: cannot allocate a libarchive reader", key_));
@@ -424,21 +454,22 @@ absl::Status Level::Run() {
   // libarchive would run an external program; that is refused too.
   using Enable = int (*)(struct archive*);
   static constexpr std::pair<Enable, std::string_view> kSupport[] = {
-      {archive_read_support_format_zip_streamable, "zip"},
-      {archive_read_support_format_tar, "tar"},
-      {archive_read_support_format_7zip, "7z"},
-      {archive_read_support_format_rar, "rar"},
-      {archive_read_support_format_rar5, "rar5"},
-      {archive_read_support_format_raw, "raw"},
-      {archive_read_support_filter_gzip, "gzip"},
-      {archive_read_support_filter_bzip2, "bzip2"},
-      {archive_read_support_filter_xz, "xz"},
+      {archive_read_support_format_tar, "tar"},     {archive_read_support_format_7zip, "7z"},
+      {archive_read_support_format_rar, "rar"},     {archive_read_support_format_rar5, "rar5"},
+      {archive_read_support_format_raw, "raw"},     {archive_read_support_filter_gzip, "gzip"},
+      {archive_read_support_filter_bzip2, "bzip2"}, {archive_read_support_filter_xz, "xz"},
   };
+  Enable enable_zip =
+      zip_streaming ? archive_read_support_format_zip_streamable : archive_read_support_format_zip_seekable;
   for (const auto& [enable, name] : kSupport) {
     if (enable(a) != ARCHIVE_OK) {
-      return absl::InternalError(fmt::format("archive {}: this libarchive has no built-in {} support ({})", key_,
-                                             name, archive_error_string(a) ? archive_error_string(a) : "no details"));
+      return absl::InternalError(
+          fmt::format("archive {}: this libarchive has no built-in {} support ({})", key_, name,
+                      archive_error_string(a) ? archive_error_string(a) : "no details"));
     }
+  }
+  if (enable_zip(a) != ARCHIVE_OK) {
+    return absl::InternalError(fmt::format("archive {}: this libarchive has no built-in zip support", key_));
   }
   archive_read_set_callback_data(a, this);
   archive_read_set_read_callback(a, &Level::ReadCallback);
@@ -460,10 +491,10 @@ absl::Status Level::Run() {
       // libarchive's "raw" format takes anything; it is wanted only for the
       // content of a gzip/bzip2/xz-compressed file.
       if (archive_format(a) == ARCHIVE_FORMAT_RAW && archive_filter_count(a) <= 1) {
-        return absl::InvalidArgumentError(
-            fmt::format("archive {}: not a supported archive format (zip, tar, 7z, rar, or gzip/bzip2/xz-compressed "
-                        "data)",
-                        key_));
+        return absl::InvalidArgumentError(fmt::format(
+            "archive {}: not a supported archive format (zip, tar, 7z, rar, or gzip/bzip2/xz-compressed "
+            "data)",
+            key_));
       }
     }
     RETURN_IF_ERROR(VisitEntry(entry));
@@ -493,20 +524,21 @@ absl::Status Level::CheckLimits(const std::string& member_key, uint64_t member_b
                     member_key, limits.max_member_bytes));
   }
   if (x_.total_bytes > limits.max_total_bytes) {
-    return absl::ResourceExhaustedError(fmt::format(
-        "archive {}: expanded bytes exceed limits.archive_max_total_bytes ({})", x_.top_key, limits.max_total_bytes));
+    return absl::ResourceExhaustedError(
+        fmt::format("archive {}: expanded bytes exceed limits.archive_max_total_bytes ({})", x_.top_key,
+                    limits.max_total_bytes));
   }
   if (RatioExceeded(level_bytes_, input_.consumed(), limits)) {
-    return absl::ResourceExhaustedError(
-        fmt::format("archive {}: compression ratio exceeds limits.archive_max_ratio ({}): {} bytes expanded from {} "
-                    "bytes read",
-                    key_, limits.max_ratio, level_bytes_, input_.consumed()));
+    return absl::ResourceExhaustedError(fmt::format(
+        "archive {}: compression ratio exceeds limits.archive_max_ratio ({}): {} bytes expanded from {} "
+        "bytes read",
+        key_, limits.max_ratio, level_bytes_, input_.consumed()));
   }
   if (x_.top_input != &input_ && RatioExceeded(x_.total_bytes, x_.top_input->consumed(), limits)) {
-    return absl::ResourceExhaustedError(
-        fmt::format("archive {}: compression ratio exceeds limits.archive_max_ratio ({}): {} bytes expanded over all "
-                    "nesting levels from {} bytes read",
-                    x_.top_key, limits.max_ratio, x_.total_bytes, x_.top_input->consumed()));
+    return absl::ResourceExhaustedError(fmt::format(
+        "archive {}: compression ratio exceeds limits.archive_max_ratio ({}): {} bytes expanded over all "
+        "nesting levels from {} bytes read",
+        x_.top_key, limits.max_ratio, x_.total_bytes, x_.top_input->consumed()));
   }
   return absl::OkStatus();
 }
@@ -554,9 +586,10 @@ absl::Status Level::SkipEntry(const std::string& member_key) {
 
 absl::Status Level::VisitEntry(struct archive_entry* entry) {
   const ArchiveLimits& limits = x_.limits;
+  ++entries_;
   if (++x_.members > limits.max_members) {
-    return absl::ResourceExhaustedError(fmt::format("archive {}: more than limits.archive_max_members ({}) members",
-                                                    x_.top_key, limits.max_members));
+    return absl::ResourceExhaustedError(fmt::format(
+        "archive {}: more than limits.archive_max_members ({}) members", x_.top_key, limits.max_members));
   }
   ArchiveMember member;
   member.key = key_ + "!" + MemberPath(entry);
@@ -572,12 +605,14 @@ absl::Status Level::VisitEntry(struct archive_entry* entry) {
   if (archive_entry_is_data_encrypted(entry)) {
     member.error = "member is encrypted; it cannot be read without its passphrase";
     x_.visitor.OnUnreadable(member, member.error);
-    if (archive_read_data_skip(archive_.get()) < ARCHIVE_WARN) return Failure("skipping encrypted member " + member.key);
+    if (archive_read_data_skip(archive_.get()) < ARCHIVE_WARN)
+      return Failure("skipping encrypted member " + member.key);
     return absl::OkStatus();
   }
   if (member.size_known && member.size > limits.max_member_bytes) {
-    std::string reason = fmt::format("archive {}: member {} declares {} bytes, over limits.archive_max_member_bytes ({})",
-                                     x_.top_key, member.key, member.size, limits.max_member_bytes);
+    std::string reason =
+        fmt::format("archive {}: member {} declares {} bytes, over limits.archive_max_member_bytes ({})",
+                    x_.top_key, member.key, member.size, limits.max_member_bytes);
     return Unreadable(std::move(member), absl::ResourceExhaustedError(reason));
   }
 
@@ -586,8 +621,9 @@ absl::Status Level::VisitEntry(struct archive_entry* entry) {
   if (!head.ok()) return Unreadable(std::move(member), head.status());
   if (LooksLikeArchive(*head)) {
     if (depth_ >= limits.max_depth) {
-      member.not_expanded = fmt::format("nested archive would be level {}, beyond limits.archive_max_depth ({})",
-                                        depth_ + 1, limits.max_depth);
+      member.not_expanded =
+          fmt::format("nested archive would be level {}, beyond limits.archive_max_depth ({})", depth_ + 1,
+                      limits.max_depth);
     } else {
       std::string bytes;
       absl::StatusOr<bool> complete = reader.ReadAll(bytes, limits.max_buffered_bytes);
@@ -598,8 +634,8 @@ absl::Status Level::VisitEntry(struct archive_entry* entry) {
         std::string nested_name(BaseName(name != nullptr ? name : ""));
         return VisitNested(std::move(member), std::move(bytes), std::move(nested_name));
       }
-      member.not_expanded = fmt::format("nested archive is larger than limits.archive_max_buffered_bytes ({})",
-                                        limits.max_buffered_bytes);
+      member.not_expanded = fmt::format(
+          "nested archive is larger than limits.archive_max_buffered_bytes ({})", limits.max_buffered_bytes);
       reader.Unread(std::move(bytes));
     }
   }
@@ -646,13 +682,13 @@ absl::Status Level::VisitNested(ArchiveMember member, std::string bytes, std::st
 
 bool LooksLikeArchive(std::string_view head) {
   static constexpr std::string_view kMagics[] = {
-      "PK\x03\x04"sv,                      // zip
-      "PK\x05\x06"sv,                      // empty zip
-      "\x1F\x8B\x08"sv,                    // gzip (deflate)
-      "\xFD" "7zXZ\x00"sv,                 // xz
-      "7z\xBC\xAF\x27\x1C"sv,              // 7z
-      "Rar!\x1A\x07\x00"sv,                // rar 4
-      "Rar!\x1A\x07\x01\x00"sv,            // rar 5
+      "PK\x03\x04"sv,            // zip
+      "PK\x05\x06"sv,            // empty zip
+      "\x1F\x8B\x08"sv,          // gzip (deflate)
+      "\xFD\x37zXZ\x00"sv,       // xz
+      "7z\xBC\xAF\x27\x1C"sv,    // 7z
+      "Rar!\x1A\x07\x00"sv,      // rar 4
+      "Rar!\x1A\x07\x01\x00"sv,  // rar 5
   };
   for (std::string_view magic : kMagics) {
     if (head.starts_with(magic)) return true;
@@ -696,8 +732,8 @@ std::string NormalizeMemberName(std::string_view name) {
   return out;
 }
 
-absl::Status ExpandArchive(const std::string& outer_key, ObjectReader& archive_bytes, const ArchiveLimits& limits,
-                           ArchiveVisitor& visitor) {
+absl::Status ExpandArchive(const std::string& outer_key, ObjectReader& archive_bytes,
+                           const ArchiveLimits& limits, ArchiveVisitor& visitor) {
   RETURN_IF_ERROR(ValidateLimits(limits));
   std::string head;
   absl::StatusOr<bool> read = ReadInto(archive_bytes, head, kHeadBytes - 1);
@@ -705,18 +741,23 @@ absl::Status ExpandArchive(const std::string& outer_key, ObjectReader& archive_b
 
   Expansion expansion(limits, visitor, outer_key);
   std::string name(BaseName(outer_key));
-  if (Is7z(head)) {
+  // 7z needs random access; a zip is best read through its central directory
+  // (member types, sizes of encrypted members), which needs it too. Both are
+  // read into memory when they fit; a larger zip is streamed.
+  if (Is7z(head) || IsZip(head)) {
     if (!*read) read = ReadInto(archive_bytes, head, limits.max_buffered_bytes);
     if (!read.ok()) return Annotate(read.status(), fmt::format("archive {}: reading the archive", outer_key));
-    if (!*read) {
-      return absl::ResourceExhaustedError(
-          fmt::format("archive {}: 7z archives need random access and are read into memory; this one is larger than "
-                      "limits.archive_max_buffered_bytes ({})",
-                      outer_key, limits.max_buffered_bytes));
+    if (*read) {
+      ArchiveInput input(outer_key, std::string_view(head));
+      expansion.top_input = &input;
+      return Level(expansion, outer_key, std::move(name), 1, input).Run();
     }
-    ArchiveInput input(outer_key, std::string_view(head));
-    expansion.top_input = &input;
-    return Level(expansion, outer_key, std::move(name), 1, input).Run();
+    if (Is7z(head)) {
+      return absl::ResourceExhaustedError(fmt::format(
+          "archive {}: 7z archives need random access and are read into memory; this one is larger "
+          "than limits.archive_max_buffered_bytes ({})",
+          outer_key, limits.max_buffered_bytes));
+    }
   }
   ArchiveInput input(outer_key, std::move(head), archive_bytes);
   expansion.top_input = &input;

@@ -11,10 +11,12 @@
 // and never names a path outside the archive; docs/archives.md has the rules.
 //
 // Nothing is ever written to disk. Members are streamed from the archive to
-// the visitor in memory. A nested archive, and a 7z archive at the top (7z
-// needs random access), is buffered in memory up to
-// ArchiveLimits::max_buffered_bytes, so the visitor gets the nested archive's
-// own bytes as well as its members.
+// the visitor in memory. Some archives are held in memory, up to
+// ArchiveLimits::max_buffered_bytes: a nested archive (so the visitor gets
+// its own bytes as well as its members'), and a zip or 7z at the top (read
+// with random access: a zip through its central directory, which knows
+// member types and the sizes of encrypted members). A larger top-level zip is
+// streamed; a larger 7z is refused.
 //
 // Thread-safety: concurrent ExpandArchive() calls on different readers and
 // visitors share nothing. The other functions are pure.
@@ -50,9 +52,9 @@ struct ArchiveLimits {
   // The ratio is only enforced once this many bytes have been expanded, so a
   // small file of zeros in a tiny archive is not refused.
   uint64_t ratio_grace_bytes = 1 << 20;
-  // Largest nested archive (or top-level 7z) held in memory. A larger nested
-  // archive is visited as a plain member and not expanded; a larger top-level
-  // 7z is refused with ResourceExhausted.
+  // Largest archive held in memory. A larger nested archive is visited as a
+  // plain member and not expanded; a larger top-level zip is streamed; a
+  // larger top-level 7z is refused with ResourceExhausted.
   uint64_t max_buffered_bytes = 64ull << 20;
 };
 
@@ -126,7 +128,7 @@ std::string NormalizeMemberName(std::string_view name);
 //                      or `limits` are out of range.
 //   the reader's error (same code) if reading `archive_bytes` fails.
 //   the visitor's error, unchanged, if OnMember aborted.
-absl::Status ExpandArchive(const std::string& outer_key, ObjectReader& archive_bytes, const ArchiveLimits& limits,
-                           ArchiveVisitor& visitor);
+absl::Status ExpandArchive(const std::string& outer_key, ObjectReader& archive_bytes,
+                           const ArchiveLimits& limits, ArchiveVisitor& visitor);
 
 }  // namespace takedown

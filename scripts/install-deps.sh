@@ -13,6 +13,7 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   coreutils procps python3 time curl
+  tzdata
 )
 
 missing=()

@@ -56,7 +56,8 @@ void CheckKey(const takedown::ArchiveMember& member, int max_depth) {
   size_t start = 0;
   while (true) {
     size_t end = rest.find('!', start);
-    std::string_view path = rest.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
+    std::string_view path =
+        rest.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
     Check(!path.empty() && path.front() != '/' && path.back() != '/');
     size_t segment_start = 0;
     while (segment_start <= path.size()) {
@@ -126,7 +127,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(visitor.total <= limits.max_total_bytes);
   if (!status.ok()) {
     Check(!status.message().empty());
-    Check(status.code() == absl::StatusCode::kResourceExhausted || status.code() == absl::StatusCode::kDataLoss ||
+    Check(status.code() == absl::StatusCode::kResourceExhausted ||
+          status.code() == absl::StatusCode::kDataLoss ||
           status.code() == absl::StatusCode::kInvalidArgument);
   }
   return 0;
