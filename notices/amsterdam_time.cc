@@ -21,7 +21,8 @@ std::string FormatAmsterdam(absl::Time t) {
   if (t == absl::InfiniteFuture()) return "infinite future";
   absl::StatusOr<absl::TimeZone> zone = AmsterdamTimeZone();
   if (!zone.ok()) {
-    return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC (Europe/Amsterdam zone data missing)", t, absl::UTCTimeZone());
+    return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC (Europe/Amsterdam zone data missing)", t,
+                            absl::UTCTimeZone());
   }
   return absl::FormatTime("%Y-%m-%d %H:%M:%S %Z (UTC%Ez)", t, *zone);
 }

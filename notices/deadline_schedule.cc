@@ -28,7 +28,8 @@ std::string RegimeLaw(LegalRegime regime) {
 }  // namespace
 
 absl::StatusOr<absl::Time> RemovalDeadline(const LegalProfile& profile, absl::Time received_at,
-                                           std::optional<absl::Duration> authority_term, absl::Time issued_at) {
+                                           std::optional<absl::Duration> authority_term,
+                                           absl::Time issued_at) {
   const std::string where = fmt::format("legal profile '{}'", profile.name);
   if (!IsFinite(received_at)) {
     return absl::InvalidArgumentError(fmt::format("{}: the receipt time is not set", where));
@@ -45,10 +46,11 @@ absl::StatusOr<absl::Time> RemovalDeadline(const LegalProfile& profile, absl::Ti
 
   const absl::Duration term = *authority_term;
   if (term <= absl::ZeroDuration() || term > kMaxProfileDuration) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}: the term set by the authority is {}; it must be positive", where, absl::FormatDuration(term)));
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: the term set by the authority is {}; it must be positive", where, absl::FormatDuration(term)));
   }
-  if (std::optional<absl::Duration> max = StatutoryMaxRemovalTerm(profile.regime); max.has_value() && term > *max) {
+  if (std::optional<absl::Duration> max = StatutoryMaxRemovalTerm(profile.regime);
+      max.has_value() && term > *max) {
     return absl::InvalidArgumentError(fmt::format(
         "{}: the term set by the authority is {}, longer than the {} allowed by {}; the order is defective "
         "(answer with an inability-to-comply feedback, reason manifest_error)",
@@ -61,13 +63,15 @@ absl::StatusOr<absl::Time> OrderDeadline(const LegalProfile& profile, const Remo
                                          absl::Time received_at) {
   if (order.profile != profile.name) {
     return absl::InvalidArgumentError(fmt::format("order '{}' is a '{}' order, not '{}'",
-                                                  order.order_reference.substr(0, 128), order.profile, profile.name));
+                                                  order.order_reference.substr(0, 128), order.profile,
+                                                  profile.name));
   }
   std::optional<absl::Duration> term;
   if (order.term != absl::ZeroDuration()) term = order.term;
   absl::StatusOr<absl::Time> legal = RemovalDeadline(profile, received_at, term, order.issued_at);
   if (!legal.ok()) return legal.status();
-  if (IsFinite(order.deadline) && order.deadline > received_at && order.deadline < *legal) return order.deadline;
+  if (IsFinite(order.deadline) && order.deadline > received_at && order.deadline < *legal)
+    return order.deadline;
   return *legal;
 }
 
@@ -106,11 +110,11 @@ absl::StatusOr<std::vector<Timer>> ScheduleCaseTimers(const LegalProfile& profil
     add(step_due, TimerKind::kEscalation, static_cast<int>(i), 0, step.kind);
     if (step.kind == kEscalationPenaltyOrder && step.penalty_period > absl::ZeroDuration() &&
         step.amount_cents > 0 && step.cap_cents > 0) {
-      int64_t periods = std::min<int64_t>((step.cap_cents + step.amount_cents - 1) / step.amount_cents,
-                                          kMaxPenaltyPeriods);
+      int64_t periods =
+          std::min<int64_t>((step.cap_cents + step.amount_cents - 1) / step.amount_cents, kMaxPenaltyPeriods);
       for (int64_t k = 1; k <= periods; ++k) {
-        add(step_due + k * step.penalty_period, TimerKind::kPenaltyPeriod, static_cast<int>(i), static_cast<int>(k),
-            step.kind);
+        add(step_due + k * step.penalty_period, TimerKind::kPenaltyPeriod, static_cast<int>(i),
+            static_cast<int>(k), step.kind);
       }
     }
   }
@@ -125,7 +129,8 @@ absl::StatusOr<std::vector<Timer>> ScheduleCaseTimers(const LegalProfile& profil
   return timers;
 }
 
-absl::StatusOr<std::optional<Timer>> PreservationExpiryTimer(const LegalProfile& profile, std::string_view case_id,
+absl::StatusOr<std::optional<Timer>> PreservationExpiryTimer(const LegalProfile& profile,
+                                                             std::string_view case_id,
                                                              absl::Time removed_at) {
   if (profile.preservation_period <= absl::ZeroDuration()) return std::optional<Timer>();
   Timer t;

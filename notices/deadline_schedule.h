@@ -61,8 +61,8 @@ absl::StatusOr<std::vector<Timer>> ScheduleCaseTimers(const LegalProfile& profil
 // The kPreservationExpiry timer for a case whose content was removed at
 // `removed_at`, or nullopt if the profile preserves nothing
 // (preservation_period zero). InvalidArgument for an invalid timer.
-absl::StatusOr<std::optional<Timer>> PreservationExpiryTimer(const LegalProfile& profile, std::string_view case_id,
-                                                             absl::Time removed_at);
+absl::StatusOr<std::optional<Timer>> PreservationExpiryTimer(const LegalProfile& profile,
+                                                             std::string_view case_id, absl::Time removed_at);
 
 // True if a timer no longer needs to act because the case is resolved:
 // removed, closed or rejected end deadlines, reminders, re-checks, escalation
@@ -71,7 +71,7 @@ absl::StatusOr<std::optional<Timer>> PreservationExpiryTimer(const LegalProfile&
 bool TimerIsStale(const Timer& timer, CaseState state);
 
 struct DeadlineOutcome {
-  bool on_time = false;  // done_at <= deadline ("at the latest within")
+  bool on_time = false;    // done_at <= deadline ("at the latest within")
   absl::Duration late_by;  // done_at - deadline when late, zero otherwise
   absl::Duration margin;   // deadline - done_at when on time, zero otherwise
 

@@ -24,8 +24,9 @@ LegalProfile TcoRemovalOrder() {
   LegalProfile p;
   p.name = std::string(kTcoRemovalOrderProfile);
   p.regime = LegalRegime::kTcoRemovalOrder;
-  p.legal_basis = "Regulation (EU) 2021/784 (terrorist content online), Art. 3: removal or disabling "
-                  "of access as soon as possible and at the latest within one hour of receipt";
+  p.legal_basis =
+      "Regulation (EU) 2021/784 (terrorist content online), Art. 3: removal or disabling "
+      "of access as soon as possible and at the latest within one hour of receipt";
   p.removal_deadline = absl::Hours(1);
   p.deadline_from_receipt = true;
   p.reminders = {absl::Minutes(30), absl::Minutes(10)};
@@ -37,8 +38,9 @@ LegalProfile TcoRemovalOrder() {
   fine.kind = std::string(kEscalationFineProposal);
   fine.after_deadline = absl::Hours(24);
   fine.cap_turnover_basis_points = 400;
-  fine.basis = "Regulation (EU) 2021/784 Art. 18(3): systematic or persistent failure to comply with "
-               "one-hour removal orders, penalties up to 4 % of global turnover";
+  fine.basis =
+      "Regulation (EU) 2021/784 Art. 18(3): systematic or persistent failure to comply with "
+      "one-hour removal orders, penalties up to 4 % of global turnover";
   p.escalation = {overdue, fine};
   p.preservation_period = kSixMonths;
   p.inform_content_provider_by_default = true;
@@ -52,8 +54,9 @@ LegalProfile NlCsamInstruction() {
   LegalProfile p;
   p.name = std::string(kNlCsamInstructionProfile);
   p.regime = LegalRegime::kNlCsamInstruction;
-  p.legal_basis = "Wet bestuursrechtelijke aanpak online kinderpornografisch materiaal (Stb. 2024, 186): "
-                  "aanwijzing of the ATKM, removal within the term it sets, at most 12 hours";
+  p.legal_basis =
+      "Wet bestuursrechtelijke aanpak online kinderpornografisch materiaal (Stb. 2024, 186): "
+      "aanwijzing of the ATKM, removal within the term it sets, at most 12 hours";
   p.removal_deadline = absl::Hours(12);
   p.deadline_from_receipt = true;
   p.reminders = {absl::Hours(2), absl::Minutes(30)};
@@ -64,8 +67,8 @@ LegalProfile NlCsamInstruction() {
   EscalationStep penalty;
   penalty.kind = std::string(kEscalationPenaltyOrder);
   penalty.after_deadline = absl::Hours(24);
-  penalty.amount_cents = 1'000'00;     // placeholder: EUR 1,000 per period
-  penalty.cap_cents = 50'000'00;       // placeholder: at most EUR 50,000 in total
+  penalty.amount_cents = 1'000'00;  // placeholder: EUR 1,000 per period
+  penalty.cap_cents = 50'000'00;    // placeholder: at most EUR 50,000 in total
   penalty.penalty_period = absl::Hours(24);
   penalty.amount_is_placeholder = true;
   penalty.basis = "last onder dwangsom to enforce the aanwijzing (amounts set by the ATKM per order)";
@@ -88,8 +91,9 @@ LegalProfile ProviderVoluntary() {
   LegalProfile p;
   p.name = std::string(kProviderVoluntaryProfile);
   p.regime = LegalRegime::kProviderVoluntary;
-  p.legal_basis = "Provider's terms and conditions; Regulation (EU) 2022/2065 (Digital Services Act) "
-                  "Art. 16 and 17";
+  p.legal_basis =
+      "Provider's terms and conditions; Regulation (EU) 2022/2065 (Digital Services Act) "
+      "Art. 16 and 17";
   p.removal_deadline = absl::Hours(24);
   p.deadline_from_receipt = true;
   p.reminders = {absl::Hours(4), absl::Hours(1)};
@@ -110,8 +114,9 @@ LegalProfile AuthorityNoticeCycle() {
   LegalProfile p;
   p.name = std::string(kAuthorityNoticeCycleProfile);
   p.regime = LegalRegime::kAuthorityNoticeCycle;
-  p.legal_basis = "Notice and re-notify until removed (hotline practice; Project Arachnid re-sends "
-                  "every 24 hours)";
+  p.legal_basis =
+      "Notice and re-notify until removed (hotline practice; Project Arachnid re-sends "
+      "every 24 hours)";
   p.removal_deadline = absl::Hours(24);
   p.deadline_from_receipt = true;
   EscalationStep overdue;
@@ -143,9 +148,7 @@ absl::Status FieldError(const LegalProfile& p, std::string_view field, std::stri
 
 std::string DurationText(absl::Duration d) { return absl::FormatDuration(d); }
 
-bool IsFiniteNonNegative(absl::Duration d) {
-  return d >= absl::ZeroDuration() && d <= kMaxProfileDuration;
-}
+bool IsFiniteNonNegative(absl::Duration d) { return d >= absl::ZeroDuration() && d <= kMaxProfileDuration; }
 
 bool IsKnownEscalationKind(std::string_view kind) {
   return kind == kEscalationReminder || kind == kEscalationPenaltyOrder || kind == kEscalationFineProposal ||
@@ -186,10 +189,12 @@ absl::Status ValidateStep(const LegalProfile& p, size_t i, const EscalationStep&
       return error("penalty_period", "is only allowed for penalty_order steps");
     }
     if (s.penalty_period < absl::Minutes(1) || s.penalty_period > kMaxProfileDuration) {
-      return error("penalty_period", fmt::format("is {}; it must be in [1m, {}]", DurationText(s.penalty_period),
-                                                 DurationText(kMaxProfileDuration)));
+      return error("penalty_period",
+                   fmt::format("is {}; it must be in [1m, {}]", DurationText(s.penalty_period),
+                               DurationText(kMaxProfileDuration)));
     }
-    if (s.amount_cents <= 0) return error("amount_cents", "must be positive for a penalty order with a period");
+    if (s.amount_cents <= 0)
+      return error("amount_cents", "must be positive for a penalty order with a period");
     // A penalty payment order must state the amount above which nothing more is
     // forfeited (Awb art. 5:32b), and it bounds the number of timers.
     if (s.cap_cents <= 0) return error("cap_cents", "must be positive for a penalty order with a period");
@@ -254,12 +259,13 @@ std::string_view ReviewPolicyName(ReviewPolicy policy) {
 }
 
 absl::StatusOr<ReviewPolicy> ParseReviewPolicy(std::string_view name) {
-  for (ReviewPolicy p : {ReviewPolicy::kHumanReview, ReviewPolicy::kReviewPerceptual,
-                         ReviewPolicy::kAuthorityDecided}) {
+  for (ReviewPolicy p :
+       {ReviewPolicy::kHumanReview, ReviewPolicy::kReviewPerceptual, ReviewPolicy::kAuthorityDecided}) {
     if (name == ReviewPolicyName(p)) return p;
   }
-  return absl::InvalidArgumentError(fmt::format(
-      "unknown review policy '{}'; use human_review, review_perceptual or authority_decided", name.substr(0, 64)));
+  return absl::InvalidArgumentError(
+      fmt::format("unknown review policy '{}'; use human_review, review_perceptual or authority_decided",
+                  name.substr(0, 64)));
 }
 
 absl::StatusOr<LegalProfile> ValidateProfile(LegalProfile p) {
@@ -273,8 +279,8 @@ absl::StatusOr<LegalProfile> ValidateProfile(LegalProfile p) {
   }
   if (p.removal_deadline <= absl::ZeroDuration() || p.removal_deadline > kMaxProfileDuration) {
     return FieldError(p, "removal_deadline",
-                      fmt::format("is {}; it must be positive and at most {}", DurationText(p.removal_deadline),
-                                  DurationText(kMaxProfileDuration)));
+                      fmt::format("is {}; it must be positive and at most {}",
+                                  DurationText(p.removal_deadline), DurationText(kMaxProfileDuration)));
   }
   if (std::optional<absl::Duration> max = StatutoryMaxRemovalTerm(p.regime);
       max.has_value() && p.removal_deadline > *max) {
@@ -284,14 +290,16 @@ absl::StatusOr<LegalProfile> ValidateProfile(LegalProfile p) {
   }
 
   if (p.reminders.size() > kMaxProfileReminders) {
-    return FieldError(p, "reminders", fmt::format("has {} entries; at most {}", p.reminders.size(),
-                                                  kMaxProfileReminders));
+    return FieldError(p, "reminders",
+                      fmt::format("has {} entries; at most {}", p.reminders.size(), kMaxProfileReminders));
   }
   for (size_t i = 0; i < p.reminders.size(); ++i) {
-    if (p.reminders[i] <= absl::ZeroDuration() || p.reminders[i] >= p.removal_deadline) {
+    // A reminder longer than the deadline is allowed: an authority may set a
+    // longer term per order, and the schedule skips alerts before receipt.
+    if (p.reminders[i] <= absl::ZeroDuration() || p.reminders[i] > kMaxProfileDuration) {
       return FieldError(p, fmt::format("reminders[{}]", i),
-                        fmt::format("is {}; a reminder is an offset before the deadline in (0, {})",
-                                    DurationText(p.reminders[i]), DurationText(p.removal_deadline)));
+                        fmt::format("is {}; a reminder is a positive offset before the deadline, at most {}",
+                                    DurationText(p.reminders[i]), DurationText(kMaxProfileDuration)));
     }
   }
   // Earliest alert first: the largest offset before the deadline.
@@ -301,29 +309,30 @@ absl::StatusOr<LegalProfile> ValidateProfile(LegalProfile p) {
   }
 
   if (p.escalation.size() > kMaxEscalationSteps) {
-    return FieldError(p, "escalation", fmt::format("has {} steps; at most {}", p.escalation.size(),
-                                                   kMaxEscalationSteps));
+    return FieldError(p, "escalation",
+                      fmt::format("has {} steps; at most {}", p.escalation.size(), kMaxEscalationSteps));
   }
   for (size_t i = 0; i < p.escalation.size(); ++i) {
     if (absl::Status s = ValidateStep(p, i, p.escalation[i]); !s.ok()) return s;
     if (i > 0 && p.escalation[i].after_deadline < p.escalation[i - 1].after_deadline) {
-      return FieldError(p, fmt::format("escalation[{}].after_deadline", i),
-                        fmt::format("is {}, earlier than the previous step's {}; order steps by after_deadline",
-                                    DurationText(p.escalation[i].after_deadline),
-                                    DurationText(p.escalation[i - 1].after_deadline)));
+      return FieldError(
+          p, fmt::format("escalation[{}].after_deadline", i),
+          fmt::format("is {}, earlier than the previous step's {}; order steps by after_deadline",
+                      DurationText(p.escalation[i].after_deadline),
+                      DurationText(p.escalation[i - 1].after_deadline)));
     }
   }
 
   if (!IsFiniteNonNegative(p.preservation_period)) {
-    return FieldError(p, "preservation_period", fmt::format("is {}; it must be in [0, {}]",
-                                                            DurationText(p.preservation_period),
-                                                            DurationText(kMaxProfileDuration)));
+    return FieldError(p, "preservation_period",
+                      fmt::format("is {}; it must be in [0, {}]", DurationText(p.preservation_period),
+                                  DurationText(kMaxProfileDuration)));
   }
   if (!IsFiniteNonNegative(p.recheck_interval) ||
       (p.recheck_interval != absl::ZeroDuration() && p.recheck_interval < absl::Minutes(1))) {
-    return FieldError(p, "recheck_interval", fmt::format("is {}; use 0 (no re-checks) or 1m..{}",
-                                                         DurationText(p.recheck_interval),
-                                                         DurationText(kMaxProfileDuration)));
+    return FieldError(p, "recheck_interval",
+                      fmt::format("is {}; use 0 (no re-checks) or 1m..{}", DurationText(p.recheck_interval),
+                                  DurationText(kMaxProfileDuration)));
   }
   if (p.max_recheck_cycles < 0 || p.max_recheck_cycles > kMaxRecheckCycles) {
     return FieldError(p, "max_recheck_cycles",
@@ -339,7 +348,8 @@ absl::StatusOr<LegalProfile> ValidateProfile(LegalProfile p) {
 const std::vector<LegalProfile>& BuiltinProfiles() {
   static const std::vector<LegalProfile>* const kProfiles = [] {
     auto* profiles = new std::vector<LegalProfile>;
-    for (LegalProfile p : {TcoRemovalOrder(), NlCsamInstruction(), ProviderVoluntary(), AuthorityNoticeCycle()}) {
+    for (LegalProfile p :
+         {TcoRemovalOrder(), NlCsamInstruction(), ProviderVoluntary(), AuthorityNoticeCycle()}) {
       absl::StatusOr<LegalProfile> valid = ValidateProfile(std::move(p));
       // The built-ins are constants checked by the tests; a failure here is a
       // programming error, so keep the unvalidated form out of reach.
@@ -352,7 +362,8 @@ const std::vector<LegalProfile>& BuiltinProfiles() {
 
 absl::StatusOr<LegalProfile> FindProfile(std::string_view name, const LegalProfileOverrides& o) {
   const std::vector<LegalProfile>& builtins = BuiltinProfiles();
-  auto it = std::find_if(builtins.begin(), builtins.end(), [&](const LegalProfile& p) { return p.name == name; });
+  auto it =
+      std::find_if(builtins.begin(), builtins.end(), [&](const LegalProfile& p) { return p.name == name; });
   if (it == builtins.end()) {
     std::string known;
     for (const LegalProfile& p : builtins) known += (known.empty() ? "" : ", ") + p.name;
@@ -365,7 +376,8 @@ absl::StatusOr<LegalProfile> FindProfile(std::string_view name, const LegalProfi
   if (o.reminders) p.reminders = *o.reminders;
   if (o.escalation) p.escalation = *o.escalation;
   if (o.preservation_period) p.preservation_period = *o.preservation_period;
-  if (o.inform_content_provider_by_default) p.inform_content_provider_by_default = *o.inform_content_provider_by_default;
+  if (o.inform_content_provider_by_default)
+    p.inform_content_provider_by_default = *o.inform_content_provider_by_default;
   if (o.feedback_to_issuer) p.feedback_to_issuer = *o.feedback_to_issuer;
   if (o.statement_of_reasons) p.statement_of_reasons = *o.statement_of_reasons;
   if (o.review) p.review = *o.review;

@@ -65,9 +65,9 @@ std::optional<absl::Duration> StatutoryMaxRemovalTerm(LegalRegime regime);
 
 // Who decides that a match is actionable before anything leaves the system.
 enum class ReviewPolicy {
-  kHumanReview,           // a reviewer confirms every case
-  kReviewPerceptual,      // exact matches on lists that allow it act at once; perceptual ones need review
-  kAuthorityDecided,      // the order is the decision; the provider only checks for manifest errors
+  kHumanReview,       // a reviewer confirms every case
+  kReviewPerceptual,  // exact matches on lists that allow it act at once; perceptual ones need review
+  kAuthorityDecided,  // the order is the decision; the provider only checks for manifest errors
 };
 
 // "human_review", "review_perceptual", "authority_decided".
@@ -77,7 +77,8 @@ absl::StatusOr<ReviewPolicy> ParseReviewPolicy(std::string_view name);
 // One step taken when a case is still not resolved `after_deadline` past its
 // removal deadline.
 struct EscalationStep {
-  std::string kind;  // kEscalationReminder | kEscalationPenaltyOrder | kEscalationFineProposal | kEscalationReferral
+  std::string
+      kind;  // kEscalationReminder | kEscalationPenaltyOrder | kEscalationFineProposal | kEscalationReferral
   absl::Duration after_deadline;  // >= 0; steps are ordered by this
   // Penalty order: the sum forfeited per penalty_period the order is not
   // complied with. Fine proposal: the proposed fine (0: left to the authority).
@@ -119,7 +120,7 @@ struct LegalProfile {
   // for no preservation timer.
   absl::Duration preservation_period;
   bool inform_content_provider_by_default = false;
-  bool feedback_to_issuer = false;   // send removal feedback to the issuing authority
+  bool feedback_to_issuer = false;    // send removal feedback to the issuing authority
   bool statement_of_reasons = false;  // DSA Art. 17 statement to the affected user
   ReviewPolicy review = ReviewPolicy::kHumanReview;
   // Re-check (fetch again; re-notify if still present) every recheck_interval
@@ -150,8 +151,9 @@ struct LegalProfileOverrides {
 // alert first). InvalidArgument naming the profile and field when: the name
 // or legal basis is malformed; removal_deadline is not in (0,
 // kMaxProfileDuration] or exceeds the regime's statutory maximum (e.g. more
-// than 12 h for nl-csam-instruction); a reminder is not in (0,
-// removal_deadline) or repeats; escalation steps are unknown, unordered, or
+// than 12 h for nl-csam-instruction); a reminder is not positive or repeats
+// (one at or beyond the deadline is kept: the schedule skips alerts that
+// would fall before receipt); escalation steps are unknown, unordered, or
 // have negative amounts; a penalty order with a period lacks an amount or a
 // cap, or would need more than kMaxPenaltyPeriods periods; the currency is
 // not three upper-case letters; recheck settings are inconsistent.

@@ -88,7 +88,8 @@ class OrderReader {
       if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
         std::string names;
         for (std::string_view a : allowed) names += (names.empty() ? "" : ", ") + std::string(a);
-        return Error(Path(prefix, key.substr(0, 64)), fmt::format("is not a known field; known fields: {}", names));
+        return Error(Path(prefix, key.substr(0, 64)),
+                     fmt::format("is not a known field; known fields: {}", names));
       }
     }
     return absl::OkStatus();
@@ -167,7 +168,8 @@ class OrderReader {
     if ((*found)->is_null()) return Error(path, "must be an RFC 3339 time, got null");
     absl::StatusOr<absl::Time> t = TimeFromJson(**found, fmt::format("{}: field '{}'", source_, path));
     if (!t.ok()) return t.status();
-    static const absl::Time kLatest = absl::FromCivil(absl::CivilSecond(10000, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+    static const absl::Time kLatest =
+        absl::FromCivil(absl::CivilSecond(10000, 1, 1, 0, 0, 0), absl::UTCTimeZone());
     if (*t < absl::UnixEpoch() || *t >= kLatest) return Error(path, "must be between 1970 and 9999");
     return *t;
   }
@@ -181,11 +183,12 @@ class OrderReader {
 };
 
 absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& order) {
-  if (!doc.is_object()) return r.DocumentError(fmt::format("expected a JSON object, got {}", doc.type_name()));
-  if (absl::Status s = r.OnlyKnown(doc, "",
-                                   {"schema_version", "profile", "order_reference", "issuing_authority", "provider",
-                                    "legal_basis", "locations", "reasons", "issued_at", "deadline", "redress",
-                                    "secrecy", "atkm"});
+  if (!doc.is_object())
+    return r.DocumentError(fmt::format("expected a JSON object, got {}", doc.type_name()));
+  if (absl::Status s = r.OnlyKnown(
+          doc, "",
+          {"schema_version", "profile", "order_reference", "issuing_authority", "provider", "legal_basis",
+           "locations", "reasons", "issued_at", "deadline", "redress", "secrecy", "atkm"});
       !s.ok()) {
     return s;
   }
@@ -195,8 +198,8 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
   absl::StatusOr<std::string> profile = r.String(doc, "", "profile", 64, true);
   if (!profile.ok()) return profile.status();
   if (*profile != kTcoRemovalOrderProfile && *profile != kNlCsamInstructionProfile) {
-    return r.Error("profile", fmt::format("is '{}'; an order uses '{}' or '{}'", *profile, kTcoRemovalOrderProfile,
-                                          kNlCsamInstructionProfile));
+    return r.Error("profile", fmt::format("is '{}'; an order uses '{}' or '{}'", *profile,
+                                          kTcoRemovalOrderProfile, kNlCsamInstructionProfile));
   }
   order.profile = *std::move(profile);
 
@@ -206,14 +209,16 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
 
   absl::StatusOr<const Json*> authority = r.Object(doc, "", "issuing_authority", true);
   if (!authority.ok()) return authority.status();
-  if (absl::Status s = r.OnlyKnown(**authority, "issuing_authority", {"name", "member_state", "contact"}); !s.ok()) {
+  if (absl::Status s = r.OnlyKnown(**authority, "issuing_authority", {"name", "member_state", "contact"});
+      !s.ok()) {
     return s;
   }
   absl::StatusOr<std::string> authority_name =
       r.String(**authority, "issuing_authority", "name", kMaxOrderNameLength, true);
   if (!authority_name.ok()) return authority_name.status();
   order.issuing_authority.name = *std::move(authority_name);
-  absl::StatusOr<std::string> member_state = r.String(**authority, "issuing_authority", "member_state", 2, true);
+  absl::StatusOr<std::string> member_state =
+      r.String(**authority, "issuing_authority", "member_state", 2, true);
   if (!member_state.ok()) return member_state.status();
   if (member_state->size() != 2 ||
       !std::all_of(member_state->begin(), member_state->end(), [](char c) { return c >= 'A' && c <= 'Z'; })) {
@@ -228,7 +233,8 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
   absl::StatusOr<const Json*> provider = r.Object(doc, "", "provider", true);
   if (!provider.ok()) return provider.status();
   if (absl::Status s = r.OnlyKnown(**provider, "provider", {"name", "contact_point"}); !s.ok()) return s;
-  absl::StatusOr<std::string> provider_name = r.String(**provider, "provider", "name", kMaxOrderNameLength, true);
+  absl::StatusOr<std::string> provider_name =
+      r.String(**provider, "provider", "name", kMaxOrderNameLength, true);
   if (!provider_name.ok()) return provider_name.status();
   order.provider.name = *std::move(provider_name);
   absl::StatusOr<std::string> contact_point =
@@ -254,7 +260,8 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
   for (size_t i = 0; i < (*locations)->size(); ++i) {
     const Json& item = (**locations)[i];
     const std::string prefix = fmt::format("locations[{}]", i);
-    if (!item.is_object()) return r.Error(prefix, fmt::format("must be a JSON object, got {}", item.type_name()));
+    if (!item.is_object())
+      return r.Error(prefix, fmt::format("must be a JSON object, got {}", item.type_name()));
     if (absl::Status s = r.OnlyKnown(item, prefix, {"url", "details"}); !s.ok()) return s;
     ContentLocation location;
     absl::StatusOr<std::string> url = r.String(item, prefix, "url", kMaxOrderUrlLength, true);
@@ -283,8 +290,10 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
   absl::StatusOr<absl::Time> deadline = r.Time(doc, "", "deadline", false);
   if (!deadline.ok()) return deadline.status();
   if (*deadline != absl::InfinitePast() && *deadline <= order.issued_at) {
-    return r.Error("deadline", fmt::format("({}) must be after issued_at ({})", absl::FormatTime(absl::RFC3339_full, *deadline, absl::UTCTimeZone()),
-                                           absl::FormatTime(absl::RFC3339_full, order.issued_at, absl::UTCTimeZone())));
+    return r.Error("deadline",
+                   fmt::format("({}) must be after issued_at ({})",
+                               absl::FormatTime(absl::RFC3339_full, *deadline, absl::UTCTimeZone()),
+                               absl::FormatTime(absl::RFC3339_full, order.issued_at, absl::UTCTimeZone())));
   }
   order.deadline = *deadline;
 
@@ -300,11 +309,14 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
   if (!atkm.ok()) return atkm.status();
   const bool is_nl = order.profile == kNlCsamInstructionProfile;
   if (*atkm == nullptr) {
-    if (is_nl) return r.Error("atkm", "is missing; an nl-csam-instruction order carries the ATKM instruction");
+    if (is_nl)
+      return r.Error("atkm", "is missing; an nl-csam-instruction order carries the ATKM instruction");
     return absl::OkStatus();
   }
-  if (!is_nl) return r.Error("atkm", fmt::format("is only allowed with profile '{}'", kNlCsamInstructionProfile));
-  if (absl::Status s = r.OnlyKnown(**atkm, "atkm", {"instruction_reference", "term_minutes"}); !s.ok()) return s;
+  if (!is_nl)
+    return r.Error("atkm", fmt::format("is only allowed with profile '{}'", kNlCsamInstructionProfile));
+  if (absl::Status s = r.OnlyKnown(**atkm, "atkm", {"instruction_reference", "term_minutes"}); !s.ok())
+    return s;
   absl::StatusOr<std::string> instruction =
       r.String(**atkm, "atkm", "instruction_reference", kMaxOrderNameLength, true);
   if (!instruction.ok()) return instruction.status();
@@ -327,8 +339,8 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
 absl::StatusOr<RemovalOrder> ParseRemovalOrderJson(std::string_view json, std::string_view source_name) {
   OrderReader reader(source_name);
   if (json.size() > kMaxRemovalOrderBytes) {
-    return reader.DocumentError(
-        fmt::format("is {} bytes; a removal order may be at most {} bytes", json.size(), kMaxRemovalOrderBytes));
+    return reader.DocumentError(fmt::format("is {} bytes; a removal order may be at most {} bytes",
+                                            json.size(), kMaxRemovalOrderBytes));
   }
   if (NestingDepth(json) > kMaxRemovalOrderDepth) {
     return reader.DocumentError(fmt::format("JSON is nested deeper than {} levels", kMaxRemovalOrderDepth));

@@ -22,7 +22,8 @@ constexpr std::array kAllKinds = {TimerKind::kDeadline,      TimerKind::kReminde
 absl::Time MaxDue() { return absl::FromCivil(absl::CivilSecond(10000, 1, 1, 0, 0, 0), absl::UTCTimeZone()); }
 
 void AppendBE(std::string& out, uint64_t value, int bytes) {
-  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xFF));
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((value >> shift) & 0xFF));
 }
 
 uint64_t ReadBE(std::string_view bytes) {
@@ -73,10 +74,10 @@ absl::StatusOr<TimerKind> ParseTimerKind(std::string_view name) {
   for (TimerKind k : kAllKinds) {
     if (name == TimerKindName(k)) return k;
   }
-  return absl::InvalidArgumentError(fmt::format(
-      "unknown timer kind '{}'; use deadline, reminder, recheck, escalation, penalty_period or "
-      "preservation_expiry",
-      name.substr(0, 64)));
+  return absl::InvalidArgumentError(
+      fmt::format("unknown timer kind '{}'; use deadline, reminder, recheck, escalation, penalty_period or "
+                  "preservation_expiry",
+                  name.substr(0, 64)));
 }
 
 uint8_t TimerKindCode(TimerKind kind) {
@@ -101,7 +102,8 @@ absl::Status ValidateTimer(const Timer& t) {
   const std::string where = fmt::format("timer of case '{}'", Printable(t.case_id));
   if (t.due < absl::UnixEpoch() || t.due >= MaxDue()) {
     return absl::InvalidArgumentError(
-        fmt::format("{}: field 'due' must be between 1970 and 9999, got {}", where, absl::FormatTime(absl::RFC3339_full, t.due, absl::UTCTimeZone())));
+        fmt::format("{}: field 'due' must be between 1970 and 9999, got {}", where,
+                    absl::FormatTime(absl::RFC3339_full, t.due, absl::UTCTimeZone())));
   }
   if (t.case_id.empty() || t.case_id.size() > kMaxTimerCaseIdLength ||
       t.case_id.find('\0') != std::string::npos) {
@@ -109,12 +111,14 @@ absl::Status ValidateTimer(const Timer& t) {
         fmt::format("{}: field 'case_id' must be 1..{} bytes without NUL", where, kMaxTimerCaseIdLength));
   }
   if (t.step < 0 || t.period < 0) {
-    return absl::InvalidArgumentError(fmt::format("{}: fields 'step' and 'period' must not be negative", where));
+    return absl::InvalidArgumentError(
+        fmt::format("{}: fields 'step' and 'period' must not be negative", where));
   }
   if (t.profile.size() > kMaxTimerProfileLength || t.action.size() > kMaxTimerActionLength) {
-    return absl::InvalidArgumentError(fmt::format("{}: field 'profile' (at most {} bytes) or 'action' (at most {}) "
-                                                  "is too long",
-                                                  where, kMaxTimerProfileLength, kMaxTimerActionLength));
+    return absl::InvalidArgumentError(
+        fmt::format("{}: field 'profile' (at most {} bytes) or 'action' (at most {}) "
+                    "is too long",
+                    where, kMaxTimerProfileLength, kMaxTimerActionLength));
   }
   if (!IsValidUtf8(t.case_id) || !IsValidUtf8(t.profile) || !IsValidUtf8(t.action)) {
     return absl::InvalidArgumentError(fmt::format("{}: case_id, profile and action must be UTF-8", where));
@@ -136,9 +140,8 @@ absl::StatusOr<std::string> EncodeTimerKey(const Timer& t) {
 }
 
 nlohmann::json TimerToJson(const Timer& t) {
-  return nlohmann::json{{"due", TimeToJson(t.due)},        {"case_id", t.case_id},
-                        {"kind", TimerKindName(t.kind)},   {"step", t.step},
-                        {"period", t.period},             {"profile", t.profile},
+  return nlohmann::json{{"due", TimeToJson(t.due)}, {"case_id", t.case_id}, {"kind", TimerKindName(t.kind)},
+                        {"step", t.step},           {"period", t.period},   {"profile", t.profile},
                         {"action", t.action}};
 }
 

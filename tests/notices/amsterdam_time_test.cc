@@ -11,7 +11,9 @@ absl::Time Utc(int y, int m, int d, int hh, int mm) {
   return absl::FromCivil(absl::CivilMinute(y, m, d, hh, mm), absl::UTCTimeZone());
 }
 
-TEST(AmsterdamTimeZone, LoadsFromTzdata) { EXPECT_TRUE(AmsterdamTimeZone().ok()) << AmsterdamTimeZone().status(); }
+TEST(AmsterdamTimeZone, LoadsFromTzdata) {
+  EXPECT_TRUE(AmsterdamTimeZone().ok()) << AmsterdamTimeZone().status();
+}
 
 TEST(FormatAmsterdam, WinterIsCetSummerIsCest) {
   EXPECT_EQ(FormatAmsterdam(Utc(2027, 1, 15, 8, 0)), "2027-01-15 09:00:00 CET (UTC+01:00)");
@@ -40,7 +42,8 @@ TEST(FormatAmsterdam, AmbiguousHourAtTheFallBackChangeShowsTheOffset) {
 }
 
 TEST(FormatAmsterdam, DropsSubSecondsAndNamesInfiniteTimes) {
-  EXPECT_EQ(FormatAmsterdam(Utc(2027, 1, 15, 8, 0) + absl::Milliseconds(999)), "2027-01-15 09:00:00 CET (UTC+01:00)");
+  EXPECT_EQ(FormatAmsterdam(Utc(2027, 1, 15, 8, 0) + absl::Milliseconds(999)),
+            "2027-01-15 09:00:00 CET (UTC+01:00)");
   EXPECT_EQ(FormatAmsterdam(absl::InfinitePast()), "never");
   EXPECT_EQ(FormatAmsterdam(absl::InfiniteFuture()), "infinite future");
 }

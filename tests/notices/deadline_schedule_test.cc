@@ -73,7 +73,8 @@ TEST(RemovalDeadline, NlInstructionUsesTheAuthorityTermUpTo12Hours) {
   EXPECT_THAT(Message(thirteen.status()), HasSubstr("13h, longer than the 12h allowed"));
   EXPECT_THAT(Message(thirteen.status()), HasSubstr("manifest_error"));
 
-  EXPECT_THAT(Message(RemovalDeadline(nl, kT0, absl::ZeroDuration()).status()), HasSubstr("must be positive"));
+  EXPECT_THAT(Message(RemovalDeadline(nl, kT0, absl::ZeroDuration()).status()),
+              HasSubstr("must be positive"));
 }
 
 TEST(RemovalDeadline, TcoTermMayBeShorterButNotLonger) {
@@ -81,7 +82,8 @@ TEST(RemovalDeadline, TcoTermMayBeShorterButNotLonger) {
   absl::StatusOr<absl::Time> shorter = RemovalDeadline(tco, kT0, absl::Minutes(30));
   ASSERT_TRUE(shorter.ok());
   EXPECT_EQ(*shorter, kT0 + absl::Minutes(30));
-  EXPECT_THAT(Message(RemovalDeadline(tco, kT0, absl::Hours(2)).status()), HasSubstr("Regulation (EU) 2021/784"));
+  EXPECT_THAT(Message(RemovalDeadline(tco, kT0, absl::Hours(2)).status()),
+              HasSubstr("Regulation (EU) 2021/784"));
 }
 
 TEST(RemovalDeadline, CountsFromIssueWhenTheProfileSaysSo) {
@@ -263,7 +265,8 @@ TEST(PreservationExpiryTimer, TcoKeepsSixMonthsNlProfileNothing) {
   ASSERT_TRUE(t->has_value());
   EXPECT_EQ((*t)->due, kT0 + absl::Hours(24 * 184));
   EXPECT_EQ((*t)->kind, TimerKind::kPreservationExpiry);
-  absl::StatusOr<std::optional<Timer>> none = PreservationExpiryTimer(Profile("nl-csam-instruction"), "c-6", kT0);
+  absl::StatusOr<std::optional<Timer>> none =
+      PreservationExpiryTimer(Profile("nl-csam-instruction"), "c-6", kT0);
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
 }

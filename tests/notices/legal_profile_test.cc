@@ -43,7 +43,7 @@ TEST(BuiltinProfiles, TcoRemovalOrderHasTheRegulationsNumbers) {
   ASSERT_EQ(p->escalation.size(), 2u);
   EXPECT_EQ(p->escalation[1].kind, "fine_proposal");
   EXPECT_EQ(p->escalation[1].cap_turnover_basis_points, 400);  // 4 % of global turnover
-  EXPECT_EQ(p->escalation[1].amount_cents, 0);  // no invented euro amount
+  EXPECT_EQ(p->escalation[1].amount_cents, 0);                 // no invented euro amount
   EXPECT_EQ(p->escalation[1].cap_cents, 0);
   EXPECT_THAT(p->escalation[1].basis, HasSubstr("Art. 18"));
 }
@@ -144,11 +144,19 @@ TEST(ValidateProfile, RejectsBadFieldsNamingThem) {
       {"no basis", [](LegalProfile& p) { p.legal_basis = ""; }, "field 'legal_basis'"},
       {"zero deadline", [](LegalProfile& p) { p.removal_deadline = absl::ZeroDuration(); },
        "'removal_deadline' is 0"},
-      {"negative deadline", [](LegalProfile& p) { p.removal_deadline = -absl::Hours(1); }, "'removal_deadline'"},
+      {"negative deadline", [](LegalProfile& p) { p.removal_deadline = -absl::Hours(1); },
+       "'removal_deadline'"},
       {"infinite deadline", [](LegalProfile& p) { p.removal_deadline = absl::InfiniteDuration(); },
        "'removal_deadline'"},
-      {"reminder after deadline", [](LegalProfile& p) { p.reminders = {absl::Hours(3)}; }, "'reminders[0]'"},
-      {"duplicate reminder", [](LegalProfile& p) { p.reminders = {absl::Hours(1), absl::Hours(1)}; },
+      {"zero reminder",
+       [](LegalProfile& p) {
+         p.reminders = {absl::Minutes(5), absl::ZeroDuration()};
+       },
+       "'reminders[1]' is 0"},
+      {"duplicate reminder",
+       [](LegalProfile& p) {
+         p.reminders = {absl::Hours(1), absl::Hours(1)};
+       },
        "lists 1h twice"},
       {"unknown step",
        [](LegalProfile& p) {

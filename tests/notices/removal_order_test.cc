@@ -42,7 +42,9 @@ Json TcoOrderJson() {
   })");
 }
 
-absl::StatusOr<RemovalOrder> Parse(const Json& json) { return ParseRemovalOrderJson(json.dump(), "order.json"); }
+absl::StatusOr<RemovalOrder> Parse(const Json& json) {
+  return ParseRemovalOrderJson(json.dump(), "order.json");
+}
 
 // The "## Full example" JSON block of docs/removal-orders.md.
 std::string DocumentedExample() {
@@ -64,7 +66,8 @@ TEST(ParseRemovalOrderJson, ReadsTheDocumentedExample) {
   ASSERT_TRUE(order.ok()) << order.status();
   EXPECT_EQ(order->profile, "nl-csam-instruction");
   EXPECT_EQ(order->order_reference, "ATKM-2027-000123");
-  EXPECT_EQ(order->issuing_authority.name, "Autoriteit online Terroristisch en Kinderpornografisch Materiaal");
+  EXPECT_EQ(order->issuing_authority.name,
+            "Autoriteit online Terroristisch en Kinderpornografisch Materiaal");
   EXPECT_EQ(order->issuing_authority.member_state, "NL");
   EXPECT_EQ(order->issuing_authority.contact, "meldingen@atkm.example");
   EXPECT_EQ(order->provider.name, "Example Hosting B.V.");
@@ -122,8 +125,8 @@ TEST(ParseRemovalOrderJson, ErrorsNameTheSourceAndField) {
        "field 'locations[1].url' 'files/a.jpg' is not an absolute URL"},
       {"url with space", [](Json& j) { j["locations"][0]["url"] = "https://a.example/x y"; },
        "'locations[0].url'"},
-      {"duplicate url",
-       [](Json& j) { j["locations"][1]["url"] = j["locations"][0]["url"]; }, "is listed twice"},
+      {"duplicate url", [](Json& j) { j["locations"][1]["url"] = j["locations"][0]["url"]; },
+       "is listed twice"},
       {"control char in name", [](Json& j) { j["provider"]["name"] = std::string("Ex\x01", 3); },
        "field 'provider.name' contains control characters"},
       {"bad time", [](Json& j) { j["issued_at"] = "28-03-2027 01:10"; }, "field 'issued_at'"},
@@ -131,7 +134,10 @@ TEST(ParseRemovalOrderJson, ErrorsNameTheSourceAndField) {
       {"deadline before issue", [](Json& j) { j["deadline"] = "2027-03-28T00:05:00Z"; },
        "field 'deadline' (2027-03-28T00:05:00+00:00) must be after issued_at (2027-03-28T00:10:00+00:00)"},
       {"secrecy as string", [](Json& j) { j["secrecy"] = "no"; }, "field 'secrecy' must be true or false"},
-      {"atkm on tco", [](Json& j) { j["atkm"] = {{"instruction_reference", "AW-1"}, {"term_minutes", 60}}; },
+      {"atkm on tco",
+       [](Json& j) {
+         j["atkm"] = {{"instruction_reference", "AW-1"}, {"term_minutes", 60}};
+       },
        "field 'atkm' is only allowed with profile 'nl-csam-instruction'"},
       {"nl without atkm", [](Json& j) { j["profile"] = "nl-csam-instruction"; }, "field 'atkm' is missing"},
       {"term 13 hours",
@@ -139,7 +145,8 @@ TEST(ParseRemovalOrderJson, ErrorsNameTheSourceAndField) {
          j["profile"] = "nl-csam-instruction";
          j["atkm"] = {{"instruction_reference", "AW-1"}, {"term_minutes", 780}};
        },
-       "field 'atkm.term_minutes' is 780; the Dutch CSAM act allows a term of at most 12 hours (720 minutes)"},
+       "field 'atkm.term_minutes' is 780; the Dutch CSAM act allows a term of at most 12 hours (720 "
+       "minutes)"},
       {"term zero",
        [](Json& j) {
          j["profile"] = "nl-csam-instruction";
@@ -167,7 +174,8 @@ TEST(ParseRemovalOrderJson, ErrorsNameTheSourceAndField) {
 TEST(ParseRemovalOrderJson, EnforcesDocumentLimits) {
   Json many = TcoOrderJson();
   many["locations"] = Json::array();
-  for (int i = 0; i < 1001; ++i) many["locations"].push_back({{"url", "https://h.example/" + std::to_string(i)}});
+  for (int i = 0; i < 1001; ++i)
+    many["locations"].push_back({{"url", "https://h.example/" + std::to_string(i)}});
   EXPECT_THAT(Message(Parse(many).status()), HasSubstr("field 'locations' has 1001 entries; at most 1000"));
   many["locations"].erase(1000);
   EXPECT_TRUE(Parse(many).ok());
@@ -282,7 +290,8 @@ TEST(RenderFeedback, RejectsInconsistentOutcomes) {
   FeedbackOutcome foreign_url;
   foreign_url.at = Utc(2027, 3, 28, 0, 20);
   foreign_url.urls = {"https://elsewhere.example/x"};
-  EXPECT_THAT(Message(RenderFeedback(order, foreign_url).status()), HasSubstr("is not a location of the order"));
+  EXPECT_THAT(Message(RenderFeedback(order, foreign_url).status()),
+              HasSubstr("is not a location of the order"));
 }
 
 }  // namespace

@@ -37,8 +37,9 @@ std::string Key(const Timer& t) {
 
 TEST(EncodeTimerKey, LayoutIsBigEndianMicrosCaseKindStepPeriod) {
   Timer t = Make(absl::FromUnixMicros(0x0102030405060708), "c-ab", TimerKind::kEscalation, 2, 0x01020304);
-  const std::string expected = std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8) + "c-ab" + std::string(1, '\0') +
-                               "\x04" + std::string("\x00\x00\x00\x02", 4) + "\x01\x02\x03\x04";
+  const std::string expected = std::string("\x01\x02\x03\x04\x05\x06\x07\x08", 8) + "c-ab" +
+                               std::string(1, '\0') + "\x04" + std::string("\x00\x00\x00\x02", 4) +
+                               "\x01\x02\x03\x04";
   EXPECT_EQ(Key(t), expected);
 }
 
