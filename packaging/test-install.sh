@@ -57,6 +57,7 @@ chmod 0770 /var/spool/takedownd/notices
 check "dpkg -i again (upgrade path)" dpkg -i "$deb"
 expect_stat /var/spool/takedownd/notices takedownd:takedownd 770
 expect_stat /etc/takedownd/takedownd.yaml root:takedownd 640
+expect_stat /etc/takedownd/lists root:takedownd 750
 
 # Data to keep: a store and a hash list.
 install -d -o takedownd -g takedownd -m 0750 /var/lib/takedownd/store
