@@ -8,7 +8,9 @@
 namespace takedown {
 
 absl::StatusOr<nlohmann::json> InspectStore(const std::string& store_path, Clock& clock) {
-  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_path, StoreOptions{}));
+  StoreOptions options;
+  options.create_if_missing = false;  // inspecting must never create a store
+  ASSIGN_OR_RETURN(std::unique_ptr<Store> store, Store::Open(store_path, options));
   ASSIGN_OR_RETURN(std::unique_ptr<AuditLog> audit, AuditLog::Open(*store, clock));
   ASSIGN_OR_RETURN(AuditVerification verification, audit->Verify());
 

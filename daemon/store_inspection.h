@@ -1,8 +1,8 @@
 // InspectStore: an offline consistency report of a stopped daemon's store,
 // for operators and for crash tests (`takedownd --config F --verify-store`):
 // whether the audit chain is intact, objects per source, cases by state and
-// outbox records by delivery state. Opens the store itself; REQUIRES that no
-// takedownd is running on it.
+// outbox records by delivery state. Opens the store itself (never creating
+// one); REQUIRES that no takedownd is running on it.
 #pragma once
 
 #include <string>

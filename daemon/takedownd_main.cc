@@ -39,7 +39,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--verify-store") {
       verify_store = true;
     } else if (arg == "--version") {
-      std::printf("takedownd 0.1.0\n");
+      std::printf("takedownd %s\n", TAKEDOWN_VERSION);
       return 0;
     } else if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
