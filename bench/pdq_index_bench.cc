@@ -4,16 +4,23 @@
 //
 //   pdq_index_bench [--sizes=1000000,10000000] [--threshold=31]
 //                   [--mih_queries=2000] [--linear_queries=20] [--seed=1]
+//                   [--concurrent_import=0]
 //
 // Every query the linear scan answers is also answered by the MIH index and
 // the two result lists must be identical (exit status 1 otherwise). Memory is
 // the growth of the process's resident set while the MIH index is built.
-// Single-threaded; rates are per CPU second of the querying thread (the wall
+// With --concurrent_import=M, one more thread queries the MIH index without
+// pause while M new entries are inserted and then removed as a list, and the
+// query latencies (wall clock) during that time are reported: they show how
+// long a writer's batch holds queries up.
+// Otherwise single-threaded; rates are per CPU second of the querying thread (the wall
 // clock is printed too, but on a shared machine it counts other processes).
+#include <fmt/format.h>
+#include <time.h>
 #include <unistd.h>
 
-#include <time.h>
-
+#include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -21,9 +28,8 @@
 #include <fstream>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "matcher/pdq_hash.h"
 #include "matcher/pdq_index.h"
@@ -39,15 +45,14 @@ struct Options {
   int mih_queries = 2000;
   int linear_queries = 20;
   uint64_t seed = 1;
+  size_t concurrent_import = 0;  // entries imported while a thread queries
 };
 
 constexpr int kGroups = 1000;      // planted bases
 constexpr int kMaxPlanted = 40;    // one entry per distance 0..40 from each base
 constexpr size_t kChunk = 250000;  // entries generated and inserted at a time
 
-double Seconds(std::chrono::steady_clock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
+double Seconds(std::chrono::steady_clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // CPU time of the calling thread: on a shared machine the wall clock also
 // counts the time other processes had the core.
@@ -93,8 +98,7 @@ void GenerateEntries(size_t n, const std::vector<PdqHash>& bases, uint64_t seed,
   std::mt19937_64 rng(seed);
   std::vector<PdqIndexEntry> batch;
   for (size_t i = 0; i < n; ++i) {
-    batch.push_back(PdqIndexEntry{RandomHash(rng), "bench", fmt::format("e{}", i),
-                                  ContentCategory::kCsam});
+    batch.push_back(PdqIndexEntry{RandomHash(rng), "bench", fmt::format("e{}", i), ContentCategory::kCsam});
     if (batch.size() == kChunk) {
       sink(batch);
       batch.clear();
@@ -122,6 +126,42 @@ std::vector<std::array<PdqHash, 8>> MakeQueries(int count, const std::vector<Pdq
   return queries;
 }
 
+void MeasureImportLatency(PdqMihIndex& mih, const std::vector<std::array<PdqHash, 8>>& queries,
+                          const Options& options) {
+  std::vector<PdqIndexEntry> import;
+  std::mt19937_64 rng(options.seed + 17);
+  for (size_t i = 0; i < options.concurrent_import; ++i) {
+    import.push_back(PdqIndexEntry{RandomHash(rng), "import", fmt::format("i{}", i), ContentCategory::kCsam});
+  }
+  std::atomic<bool> done{false};
+  std::vector<double> latencies;
+  std::thread reader([&] {
+    size_t q = 0;
+    while (!done.load()) {
+      const auto start = std::chrono::steady_clock::now();
+      mih.Query(queries[q++ % queries.size()], options.threshold);
+      latencies.push_back(1e3 * Seconds(std::chrono::steady_clock::now() - start));
+    }
+  });
+  const auto start = std::chrono::steady_clock::now();
+  if (!mih.Insert(import).ok()) std::abort();
+  const double insert_seconds = Seconds(std::chrono::steady_clock::now() - start);
+  const auto remove_start = std::chrono::steady_clock::now();
+  mih.RemoveList("import");
+  const double remove_seconds = Seconds(std::chrono::steady_clock::now() - remove_start);
+  done = true;
+  reader.join();
+  std::sort(latencies.begin(), latencies.end());
+  auto pct = [&](double p) {
+    return latencies[std::min(latencies.size() - 1, static_cast<size_t>(p * latencies.size()))];
+  };
+  fmt::print(
+      "concurrent import of {} entries: insert {:.1f} s, RemoveList {:.1f} s; {} queries "
+      "meanwhile, latency (wall) median {:.2f} ms, p99 {:.2f} ms, max {:.2f} ms\n",
+      import.size(), insert_seconds, remove_seconds, latencies.size(), pct(0.5), pct(0.99), latencies.back());
+  std::fflush(stdout);
+}
+
 bool RunSize(size_t n, const Options& options) {
   std::mt19937_64 rng(options.seed * 7919 + n);
   std::vector<PdqHash> bases;
@@ -130,8 +170,7 @@ bool RunSize(size_t n, const Options& options) {
   const std::vector<std::array<PdqHash, 8>> queries =
       MakeQueries(std::max(options.mih_queries, options.linear_queries), bases, rng);
 
-  fmt::print("== {} random + {} planted = {} hashes, threshold {}\n", n,
-             total - n, total, options.threshold);
+  fmt::print("== {} random + {} planted = {} hashes, threshold {}\n", n, total - n, total, options.threshold);
   std::fflush(stdout);
 
   const size_t rss_before = ResidentBytes();
@@ -144,9 +183,10 @@ bool RunSize(size_t n, const Options& options) {
   const size_t rss_mih = ResidentBytes();
   const double mb_per_million =
       static_cast<double>(rss_mih - rss_before) / 1e6 / (static_cast<double>(total) / 1e6);
-  fmt::print("mih build: {:.1f} s (generation included), {:.0f} entries/s; RSS +{:.0f} MB = "
-             "{:.1f} MB per million hashes\n",
-             mih_build, total / mih_build, (rss_mih - rss_before) / 1e6, mb_per_million);
+  fmt::print(
+      "mih build: {:.1f} s (generation included), {:.0f} entries/s; RSS +{:.0f} MB = "
+      "{:.1f} MB per million hashes\n",
+      mih_build, total / mih_build, (rss_mih - rss_before) / 1e6, mb_per_million);
   std::fflush(stdout);
 
   PdqLinearIndex linear;
@@ -154,12 +194,10 @@ bool RunSize(size_t n, const Options& options) {
   GenerateEntries(n, bases, options.seed, [&](const std::vector<PdqIndexEntry>& batch) {
     if (!linear.Insert(batch).ok()) std::abort();
   });
-  fmt::print("linear build: {:.1f} s; RSS +{:.0f} MB\n",
-             Seconds(std::chrono::steady_clock::now() - start),
+  fmt::print("linear build: {:.1f} s; RSS +{:.0f} MB\n", Seconds(std::chrono::steady_clock::now() - start),
              (ResidentBytes() - rss_mih) / 1e6);
   if (mih.size() != total || linear.size() != total) {
-    fmt::print("FAIL: sizes {} (mih) and {} (linear), expected {}\n", mih.size(), linear.size(),
-               total);
+    fmt::print("FAIL: sizes {} (mih) and {} (linear), expected {}\n", mih.size(), linear.size(), total);
     return false;
   }
 
@@ -174,10 +212,10 @@ bool RunSize(size_t n, const Options& options) {
   const double mih_wall = Seconds(std::chrono::steady_clock::now() - start);
   const double mih_cpu = ThreadCpuSeconds() - cpu_start;
   const double mih_qps = options.mih_queries / mih_cpu;
-  fmt::print("mih: {} queries in {:.3f} s CPU ({:.3f} s wall) = {:.1f} queries/s per core "
-             "({:.3f} ms each), {} matches\n",
-             options.mih_queries, mih_cpu, mih_wall, mih_qps, 1e3 * mih_cpu / options.mih_queries,
-             mih_matches);
+  fmt::print(
+      "mih: {} queries in {:.3f} s CPU ({:.3f} s wall) = {:.1f} queries/s per core "
+      "({:.3f} ms each), {} matches\n",
+      options.mih_queries, mih_cpu, mih_wall, mih_qps, 1e3 * mih_cpu / options.mih_queries, mih_matches);
   std::fflush(stdout);
 
   std::vector<std::vector<PdqMatch>> linear_results(options.linear_queries);
@@ -191,10 +229,13 @@ bool RunSize(size_t n, const Options& options) {
   const double linear_wall = Seconds(std::chrono::steady_clock::now() - start);
   const double linear_cpu = ThreadCpuSeconds() - cpu_start;
   const double linear_qps = options.linear_queries / linear_cpu;
-  fmt::print("linear: {} queries in {:.3f} s CPU ({:.3f} s wall) = {:.2f} queries/s per core "
-             "({:.1f} ms each), {} matches\n",
-             options.linear_queries, linear_cpu, linear_wall, linear_qps,
-             1e3 * linear_cpu / options.linear_queries, linear_matches);
+  fmt::print(
+      "linear: {} queries in {:.3f} s CPU ({:.3f} s wall) = {:.2f} queries/s per core "
+      "({:.1f} ms each), {} matches\n",
+      options.linear_queries, linear_cpu, linear_wall, linear_qps, 1e3 * linear_cpu / options.linear_queries,
+      linear_matches);
+
+  if (options.concurrent_import > 0) MeasureImportLatency(mih, queries, options);
 
   int identical = 0;
   for (int q = 0; q < options.linear_queries; ++q) {
@@ -242,6 +283,8 @@ int main(int argc, char** argv) {
         options.mih_queries = std::stoi(value);
       } else if (ParseFlag(arg, "linear_queries", &value)) {
         options.linear_queries = std::stoi(value);
+      } else if (ParseFlag(arg, "concurrent_import", &value)) {
+        options.concurrent_import = std::stoull(value);
       } else if (ParseFlag(arg, "seed", &value)) {
         options.seed = std::stoull(value);
       } else {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "config/config_loader.h"
+#include "daemon/hash_command.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "proto/takedown/v1/takedown.grpc.pb.h"
@@ -31,6 +32,8 @@ Commands:
   lists ls                           list imported hash lists
   cases ls [--state STATE] [--limit N]
   cases show CASE_ID
+  hash [--mode exact|fast] [--dihedral] [--json] FILE...
+                                     digests and PDQ of local files, no daemon needed
 
 The server defaults to $TAKEDOWN_SERVER, else daemon.grpc_listen of --config, else 127.0.0.1:50051.
 )";
@@ -267,6 +270,9 @@ int CasesCommand(v1::Takedown::Stub& stub, const Options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "hash") {
+    return takedown::RunHashCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
   Options o;
   std::string config_path;
   for (int i = 1; i < argc; ++i) {

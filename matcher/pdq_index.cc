@@ -14,18 +14,17 @@ absl::Status ValidatePdqIndexEntries(const std::vector<PdqIndexEntry>& entries) 
   for (size_t i = 0; i < entries.size(); ++i) {
     const PdqIndexEntry& entry = entries[i];
     if (entry.list_name.empty()) {
-      return absl::InvalidArgumentError(fmt::format(
-          "PDQ index insert: entry {} (id '{}') has an empty list name; every entry needs the "
-          "name of its hash list",
-          i, entry.entry_id.substr(0, 64)));
+      return absl::InvalidArgumentError(
+          fmt::format("PDQ index insert: entry {} (id '{}') has an empty list name; every entry needs the "
+                      "name of its hash list",
+                      i, entry.entry_id.substr(0, 64)));
     }
-    if (entry.list_name.size() > PdqIndex::kMaxNameBytes ||
-        entry.entry_id.size() > PdqIndex::kMaxNameBytes) {
-      return absl::InvalidArgumentError(fmt::format(
-          "PDQ index insert: entry {} of list '{}' has a list name of {} bytes and an id of {} "
-          "bytes; at most {} bytes each are accepted",
-          i, entry.list_name.substr(0, 64), entry.list_name.size(), entry.entry_id.size(),
-          PdqIndex::kMaxNameBytes));
+    if (entry.list_name.size() > PdqIndex::kMaxNameBytes || entry.entry_id.size() > PdqIndex::kMaxNameBytes) {
+      return absl::InvalidArgumentError(
+          fmt::format("PDQ index insert: entry {} of list '{}' has a list name of {} bytes and an id of {} "
+                      "bytes; at most {} bytes each are accepted",
+                      i, entry.list_name.substr(0, 64), entry.list_name.size(), entry.entry_id.size(),
+                      PdqIndex::kMaxNameBytes));
     }
   }
   return absl::OkStatus();

@@ -70,8 +70,7 @@ class PdqIndex {
   // 8 hashes of `dihedral` (PdqDihedral::hashes), once per entry with its
   // minimum distance, ordered by PdqMatchLess. A negative threshold matches
   // nothing; thresholds above 256 act as 256.
-  virtual std::vector<PdqMatch> Query(const std::array<PdqHash, 8>& dihedral,
-                                      int threshold) const = 0;
+  virtual std::vector<PdqMatch> Query(const std::array<PdqHash, 8>& dihedral, int threshold) const = 0;
 
   // Number of entries.
   virtual size_t size() const = 0;

@@ -1,13 +1,13 @@
 #include "matcher/pdq_linear_index.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
 #include <limits>
 #include <mutex>
-
-#include <fmt/format.h>
 
 namespace takedown {
 namespace {
@@ -19,9 +19,9 @@ struct Hit {
 };
 
 // Compiled with and without POPCNT, chosen at load time (see pdq_mih_index.cc).
-__attribute__((target_clones("popcnt", "default")))
-void Scan(const uint64_t (&query)[8][4], const PdqHash* hashes, size_t count, int threshold,
-          std::vector<Hit>* hits) {
+__attribute__((target_clones("popcnt", "default"))) void Scan(const uint64_t (&query)[8][4],
+                                                              const PdqHash* hashes, size_t count,
+                                                              int threshold, std::vector<Hit>* hits) {
   for (size_t i = 0; i < count; ++i) {
     uint64_t h[4];
     std::memcpy(h, hashes[i].words.data(), sizeof(h));
@@ -45,13 +45,12 @@ absl::Status PdqLinearIndex::Insert(const std::vector<PdqIndexEntry>& entries) {
   if (absl::Status valid = ValidatePdqIndexEntries(entries); !valid.ok()) return valid;
   std::unique_lock<std::shared_mutex> lock(mu_);
   if (entries_.size() + entries.size() > kMaxEntries) {
-    return absl::ResourceExhaustedError(fmt::format(
-        "PDQ index insert of {} entries: the index holds {} and takes at most {}",
-        entries.size(), entries_.size(), kMaxEntries));
+    return absl::ResourceExhaustedError(
+        fmt::format("PDQ index insert of {} entries: the index holds {} and takes at most {}", entries.size(),
+                    entries_.size(), kMaxEntries));
   }
   for (const PdqIndexEntry& entry : entries) {
-    auto [it, inserted] = positions_.try_emplace(Key(entry.list_name, entry.entry_id),
-                                                 entries_.size());
+    auto [it, inserted] = positions_.try_emplace(Key(entry.list_name, entry.entry_id), entries_.size());
     if (inserted) {
       hashes_.push_back(entry.hash);
       entries_.push_back(entry);
@@ -100,8 +99,7 @@ size_t PdqLinearIndex::size() const {
   return entries_.size();
 }
 
-std::vector<PdqMatch> PdqLinearIndex::Query(const std::array<PdqHash, 8>& dihedral,
-                                            int threshold) const {
+std::vector<PdqMatch> PdqLinearIndex::Query(const std::array<PdqHash, 8>& dihedral, int threshold) const {
   if (threshold < 0) return {};
   uint64_t query[8][4];
   for (int v = 0; v < 8; ++v) std::memcpy(query[v], dihedral[v].words.data(), sizeof(query[v]));

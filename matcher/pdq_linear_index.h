@@ -32,8 +32,7 @@ class PdqLinearIndex final : public PdqIndex {
   absl::Status Insert(const std::vector<PdqIndexEntry>& entries) override;
   bool Remove(const std::string& list_name, const std::string& entry_id) override;
   size_t RemoveList(const std::string& list_name) override;
-  std::vector<PdqMatch> Query(const std::array<PdqHash, 8>& dihedral,
-                              int threshold) const override;
+  std::vector<PdqMatch> Query(const std::array<PdqHash, 8>& dihedral, int threshold) const override;
   size_t size() const override;
 
  private:

@@ -1,5 +1,7 @@
 #include "matcher/pdq_mih_index.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -8,12 +10,12 @@
 #include <string_view>
 #include <utility>
 
-#include <fmt/format.h>
-
 #include "absl/container/flat_hash_set.h"
 
 namespace takedown {
 namespace {
+
+constexpr int kProbeGroup = 17;  // the probes of one chunk at radius 1
 
 struct Hit {
   uint32_t slot;
@@ -25,20 +27,28 @@ struct Query64 {
   uint64_t q[4];
 };
 
-// 64 bits of a query or entry hash that a bucket keeps inline to rule out
-// candidates without reading their hash (see PdqMihIndex::BucketEntry).
-uint64_t FilterBits(const PdqHash& hash, int chunk) {
-  uint64_t bits = 0;
-  for (int k = PdqMihIndex::kFilterWords; k >= 1; --k) {
-    bits = (bits << 16) | hash.words[(chunk + k) % PdqHash::kWords];
-  }
-  return bits;
-}
-
 Query64 ToQuery64(const PdqHash& hash) {
   Query64 out;
   std::memcpy(out.q, hash.words.data(), sizeof(out.q));
   return out;
+}
+
+// The words of a query or entry hash that a bucket of chunk `chunk` keeps
+// inline (see PdqMihIndex::BucketEntry), in BucketEntry::filter order.
+struct Filter {
+  uint64_t low;   // filter[0..3]
+  uint32_t high;  // filter[4..5]
+};
+
+Filter FilterBits(const PdqHash& hash, int chunk) {
+  uint16_t words[PdqMihIndex::kFilterWords];
+  for (int k = 0; k < PdqMihIndex::kFilterWords; ++k) {
+    words[k] = hash.words[(chunk + 1 + k) % PdqHash::kWords];
+  }
+  Filter filter;
+  std::memcpy(&filter.low, words, sizeof(filter.low));
+  std::memcpy(&filter.high, words + 4, sizeof(filter.high));
+  return filter;
 }
 
 // The 65536 16-bit masks ordered by popcount: the first RadiusCount(r) of
@@ -69,42 +79,44 @@ const ProbeMasks& Masks() {
 // `probe_distance` is the distance between the query's word and the bucket's
 // word; an entry can only be within `threshold` if that plus the distance on
 // its filter bits is.
-__attribute__((target_clones("popcnt", "default")))
-void VerifyBucket(const Query64& query, uint64_t query_filter, int probe_distance,
-                  const PdqMihIndex::BucketEntry* entries, size_t count,
-                  const std::unique_ptr<PdqHash[]>* blocks, int block_bits, int threshold,
-                  int variant, std::vector<Hit>* hits) {
+__attribute__((target_clones("popcnt", "default"))) void VerifyBucket(
+    const Query64& query, const Filter& query_filter, int probe_distance,
+    const PdqMihIndex::BucketEntry* entries, size_t count, const std::unique_ptr<PdqHash[]>* blocks,
+    int block_bits, int threshold, int variant, std::vector<Hit>* hits) {
   const uint32_t mask = (uint32_t{1} << block_bits) - 1;
   const int filter_threshold = threshold - probe_distance;
   for (size_t i = 0; i < count; ++i) {
-    uint64_t filter;
-    std::memcpy(&filter, entries[i].filter, sizeof(filter));
-    if (std::popcount(filter ^ query_filter) > filter_threshold) continue;
+    uint64_t low;
+    uint32_t high;
+    std::memcpy(&low, entries[i].filter, sizeof(low));
+    std::memcpy(&high, entries[i].filter + 4, sizeof(high));
+    if (std::popcount(low ^ query_filter.low) + std::popcount(high ^ query_filter.high) > filter_threshold) {
+      continue;
+    }
     const uint32_t slot = entries[i].slot;
     uint64_t h[4];
     std::memcpy(h, blocks[slot >> block_bits][slot & mask].words.data(), sizeof(h));
     const int distance = std::popcount(h[0] ^ query.q[0]) + std::popcount(h[1] ^ query.q[1]) +
                          std::popcount(h[2] ^ query.q[2]) + std::popcount(h[3] ^ query.q[3]);
     if (distance <= threshold) {
-      hits->push_back(
-          {slot, static_cast<uint16_t>(distance), static_cast<uint16_t>(variant)});
+      hits->push_back({slot, static_cast<uint16_t>(distance), static_cast<uint16_t>(variant)});
     }
   }
 }
 
 // Distance of `count` consecutive hashes to the nearest of the 8 variants.
-__attribute__((target_clones("popcnt", "default")))
-void ScanBlock(const Query64 (&query)[8], const PdqHash* hashes, size_t count,
-               uint32_t first_slot, int threshold, std::vector<Hit>* hits) {
+__attribute__((target_clones("popcnt", "default"))) void ScanBlock(const Query64 (&query)[8],
+                                                                   const PdqHash* hashes, size_t count,
+                                                                   uint32_t first_slot, int threshold,
+                                                                   std::vector<Hit>* hits) {
   for (size_t i = 0; i < count; ++i) {
     uint64_t h[4];
     std::memcpy(h, hashes[i].words.data(), sizeof(h));
     int best = std::numeric_limits<int>::max();
     int best_variant = 0;
     for (int v = 0; v < 8; ++v) {
-      const int distance =
-          std::popcount(h[0] ^ query[v].q[0]) + std::popcount(h[1] ^ query[v].q[1]) +
-          std::popcount(h[2] ^ query[v].q[2]) + std::popcount(h[3] ^ query[v].q[3]);
+      const int distance = std::popcount(h[0] ^ query[v].q[0]) + std::popcount(h[1] ^ query[v].q[1]) +
+                           std::popcount(h[2] ^ query[v].q[2]) + std::popcount(h[3] ^ query[v].q[3]);
       if (distance < best) {
         best = distance;
         best_variant = v;
@@ -200,8 +212,7 @@ void PdqMihIndex::AddToBuckets(uint32_t slot, const PdqHash& hash) {
   for (int c = 0; c < kChunks; ++c) {
     BucketEntry entry;
     entry.slot = slot;
-    const uint64_t filter = FilterBits(hash, c);
-    std::memcpy(entry.filter, &filter, sizeof(entry.filter));
+    for (int k = 0; k < kFilterWords; ++k) entry.filter[k] = hash.words[(c + 1 + k) % kChunks];
     buckets_[(size_t{static_cast<uint32_t>(c)} << 16) | hash.words[c]].push_back(entry);
   }
 }
@@ -226,10 +237,9 @@ void PdqMihIndex::ReserveBuckets(const std::vector<PdqIndexEntry>& entries) {
 
 void PdqMihIndex::RemoveFromBuckets(uint32_t slot, const PdqHash& hash) {
   for (int c = 0; c < kChunks; ++c) {
-    std::vector<BucketEntry>& bucket =
-        buckets_[(size_t{static_cast<uint32_t>(c)} << 16) | hash.words[c]];
-    auto it = std::find_if(bucket.begin(), bucket.end(),
-                           [slot](const BucketEntry& e) { return e.slot == slot; });
+    std::vector<BucketEntry>& bucket = buckets_[(size_t{static_cast<uint32_t>(c)} << 16) | hash.words[c]];
+    auto it =
+        std::find_if(bucket.begin(), bucket.end(), [slot](const BucketEntry& e) { return e.slot == slot; });
     if (it == bucket.end()) continue;  // cannot happen: every live slot is in its 16 buckets
     *it = bucket.back();
     bucket.pop_back();
@@ -237,20 +247,45 @@ void PdqMihIndex::RemoveFromBuckets(uint32_t slot, const PdqHash& hash) {
   }
 }
 
+PdqMihIndex::ListState* PdqMihIndex::CreateListLocked(const std::string& list_name) {
+  uint32_t list_id;
+  if (free_list_ids_.empty()) {
+    list_id = static_cast<uint32_t>(lists_.size());
+    lists_.emplace_back();
+  } else {
+    list_id = free_list_ids_.back();
+    free_list_ids_.pop_back();
+  }
+  lists_[list_id] = std::make_unique<ListState>(this, list_name);
+  list_ids_.emplace(list_name, list_id);
+  return lists_[list_id].get();
+}
+
+void PdqMihIndex::PrepareLists(const std::vector<PdqIndexEntry>& entries) {
+  absl::flat_hash_map<std::string, size_t> per_list;
+  for (const PdqIndexEntry& entry : entries) ++per_list[entry.list_name];
+  bool missing = false;
+  for (const auto& [name, count] : per_list) missing |= FindList(name) == nullptr;
+  if (missing) {
+    auto lock = LockForWrite();
+    for (const auto& [name, count] : per_list) {
+      if (FindList(name) == nullptr) CreateListLocked(name);
+    }
+  }
+  // Only writers touch a list's entry set, so growing it (a rehash of every
+  // entry, long for a big list) needs write_mu_ but not mu_.
+  for (const auto& [name, count] : per_list) {
+    ListState* list = FindList(name);
+    list->entries.reserve(list->entries.size() + count);
+  }
+}
+
 void PdqMihIndex::InsertLocked(const PdqIndexEntry& entry) {
   ListState* list = FindList(entry.list_name);
   uint32_t list_id;
   if (list == nullptr) {
-    if (free_list_ids_.empty()) {
-      list_id = static_cast<uint32_t>(lists_.size());
-      lists_.emplace_back();
-    } else {
-      list_id = free_list_ids_.back();
-      free_list_ids_.pop_back();
-    }
-    lists_[list_id] = std::make_unique<ListState>(this, entry.list_name);
-    list_ids_.emplace(entry.list_name, list_id);
-    list = lists_[list_id].get();
+    list = CreateListLocked(entry.list_name);
+    list_id = list_ids_.find(entry.list_name)->second;
   } else {
     list_id = list_ids_.find(entry.list_name)->second;
     auto existing = list->entries.find(std::string_view(entry.entry_id));
@@ -303,12 +338,13 @@ absl::Status PdqMihIndex::Insert(const std::vector<PdqIndexEntry>& entries) {
   if (absl::Status valid = ValidatePdqIndexEntries(entries); !valid.ok()) return valid;
   std::lock_guard<std::mutex> write(write_mu_);
   if (size_ + entries.size() > kMaxEntries) {
-    return absl::ResourceExhaustedError(fmt::format(
-        "PDQ index insert of {} entries: the index holds {} and takes at most {}; remove lists "
-        "that are no longer needed",
-        entries.size(), size_, kMaxEntries));
+    return absl::ResourceExhaustedError(
+        fmt::format("PDQ index insert of {} entries: the index holds {} and takes at most {}; remove lists "
+                    "that are no longer needed",
+                    entries.size(), size_, kMaxEntries));
   }
   ReserveSlots(entries.size());
+  PrepareLists(entries);
   if (entries.size() >= kWriteBatch) ReserveBuckets(entries);
   for (size_t begin = 0; begin < entries.size(); begin += kWriteBatch) {
     const size_t end = std::min(entries.size(), begin + kWriteBatch);
@@ -348,8 +384,7 @@ size_t PdqMihIndex::size() const {
   return size_;
 }
 
-std::vector<PdqMatch> PdqMihIndex::Query(const std::array<PdqHash, 8>& dihedral,
-                                         int threshold) const {
+std::vector<PdqMatch> PdqMihIndex::Query(const std::array<PdqHash, 8>& dihedral, int threshold) const {
   if (threshold < 0) return {};
   threshold = std::min(threshold, PdqHash::kBits);
   const int radius = threshold / kChunks;
@@ -363,8 +398,8 @@ std::vector<PdqMatch> PdqMihIndex::Query(const std::array<PdqHash, 8>& dihedral,
     if (radius >= kScanFromRadius) {
       for (size_t b = 0; b * kBlockSize < slots_used_; ++b) {
         const size_t count = std::min<size_t>(kBlockSize, slots_used_ - b * kBlockSize);
-        ScanBlock(query, hash_blocks_[b].get(), count, static_cast<uint32_t>(b * kBlockSize),
-                  threshold, &hits);
+        ScanBlock(query, hash_blocks_[b].get(), count, static_cast<uint32_t>(b * kBlockSize), threshold,
+                  &hits);
       }
       std::erase_if(hits, [&](const Hit& hit) { return SlotAt(hit.slot).list == Slot::kNoList; });
     } else {
@@ -374,13 +409,23 @@ std::vector<PdqMatch> PdqMihIndex::Query(const std::array<PdqHash, 8>& dihedral,
         for (int c = 0; c < kChunks; ++c) {
           const size_t base = size_t{static_cast<uint32_t>(c)} << 16;
           const uint16_t word = dihedral[v].words[c];
-          const uint64_t filter = FilterBits(dihedral[v], c);
-          for (int p = 0; p < probes; ++p) {
-            const uint16_t probe_mask = masks.masks[p];
-            const std::vector<BucketEntry>& bucket = buckets_[base | (word ^ probe_mask)];
-            if (bucket.empty()) continue;
-            VerifyBucket(query[v], filter, std::popcount(probe_mask), bucket.data(), bucket.size(),
-                         hash_blocks_.data(), kBlockBits, threshold, v, &hits);
+          const Filter filter = FilterBits(dihedral[v], c);
+          // Every bucket start is a cache miss: look the chunk's buckets up
+          // and prefetch their first entries before scanning any, so the
+          // misses overlap instead of following one another.
+          for (int begin = 0; begin < probes; begin += kProbeGroup) {
+            const int end = std::min(probes, begin + kProbeGroup);
+            const std::vector<BucketEntry>* group[kProbeGroup];
+            for (int p = begin; p < end; ++p) {
+              group[p - begin] = &buckets_[base | (word ^ masks.masks[p])];
+              __builtin_prefetch(group[p - begin]->data());
+            }
+            for (int p = begin; p < end; ++p) {
+              const std::vector<BucketEntry>& bucket = *group[p - begin];
+              if (bucket.empty()) continue;
+              VerifyBucket(query[v], filter, std::popcount(masks.masks[p]), bucket.data(), bucket.size(),
+                           hash_blocks_.data(), kBlockBits, threshold, v, &hits);
+            }
           }
         }
       }

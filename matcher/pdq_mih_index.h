@@ -8,20 +8,22 @@
 // table of 65536 buckets (one per word value) listing the entries with that
 // value there. A query probes, for every word position, each bucket whose
 // value is within r bits of the query's word (1 + 16 = 17 buckets for r = 1,
-// i.e. t = 16..31), and verifies each entry found by its full 256-bit distance
-// (4 x 64-bit popcount).
+// i.e. t = 16..31), rules out almost all entries found by 96 more bits kept
+// in the bucket (BucketEntry), and verifies the rest by their full 256-bit
+// distance.
 //
 // Cost of one query variant at N entries, for random hashes:
-//   t      r   buckets probed   entries verified
+//   t      r   buckets probed   bucket entries read
 //   0..15  0        16          16 N / 65536   (0.02% of N)
 //   16..31 1       272         272 N / 65536   (0.4%)
 //   32..47 2      2192        2192 N / 65536   (3.3%)
 //   48..   3+   (more than a scan is worth) the index scans every entry
 // A query checks all 8 dihedral variants, so 8 times that.
 //
-// Memory: 32 bytes per entry for the hash (fixed blocks of 65536), 16 x 4
-// bytes of bucket ids (plus the buckets' std::vector slack), the entry id and
-// category (~40 bytes; ids over 15 bytes allocate), and ~5 bytes for the
+// Memory: 32 bytes per entry for the hash (fixed blocks of 65536), 16 x 16
+// bytes of bucket entries (plus the buckets' std::vector slack; see
+// BucketEntry for why they carry 96 bits of the hash), the entry id and
+// category (40 bytes; ids over 15 bytes allocate), and ~5 bytes for the
 // entry-id lookup; plus 16 x 65536 empty buckets (25 MB) when constructed.
 // docs/pdq-index.md has measured figures.
 //
@@ -30,7 +32,7 @@
 // serialised with each other and apply their work in batches of
 // kWriteBatch entries, each under the exclusive lock and released in
 // between, so a 1M-entry Insert() or RemoveList() delays a concurrent query
-// by at most one batch (about a millisecond), never by the whole import.
+// by at most one batch (milliseconds), never by the whole import.
 // Writers take precedence over queries arriving after them (a turnstile
 // mutex), so a tight query loop cannot starve an import.
 // Consequently a query that runs while Insert() or RemoveList() is in
@@ -65,14 +67,15 @@ class PdqMihIndex final : public PdqIndex {
   // a scan of all entries, which is then cheaper than probing.
   static constexpr int kScanFromRadius = 3;
   // Words of the hash kept in each bucket entry besides the bucket's own.
-  static constexpr int kFilterWords = 4;
+  static constexpr int kFilterWords = 6;
 
-  // One entry of bucket (c, v): the slot, and words c+1 .. c+4 (mod 16) of
-  // its hash. Together with word c those are 80 of the 256 bits: a random
-  // hash is within 31 bits on them only 2% of the time, so 98% of the
-  // candidates a probe finds are dismissed without reading their hash
-  // elsewhere in memory (a cache miss each, which would otherwise dominate
-  // the query time). 12 bytes, 4-byte aligned.
+  // One entry of bucket (c, v): the slot, and words c+1 .. c+6 (mod 16) of
+  // its hash. Reading the hash from the slot is a cache miss per candidate,
+  // which would dominate the query time; the 96 inline bits rule out almost
+  // every candidate first. The probed word already agrees to within r bits,
+  // so it is the other bits that must exceed the threshold: a random hash is
+  // within 31 bits of the query on 96 random bits with probability 3e-4
+  // (64 bits would pass ~45% of candidates). 16 bytes.
   struct BucketEntry {
     uint32_t slot;
     uint16_t filter[kFilterWords];
@@ -86,8 +89,7 @@ class PdqMihIndex final : public PdqIndex {
   absl::Status Insert(const std::vector<PdqIndexEntry>& entries) override;
   bool Remove(const std::string& list_name, const std::string& entry_id) override;
   size_t RemoveList(const std::string& list_name) override;
-  std::vector<PdqMatch> Query(const std::array<PdqHash, 8>& dihedral,
-                              int threshold) const override;
+  std::vector<PdqMatch> Query(const std::array<PdqHash, 8>& dihedral, int threshold) const override;
   size_t size() const override;
 
  private:
@@ -101,9 +103,7 @@ class PdqMihIndex final : public PdqIndex {
   const PdqHash& HashAt(uint32_t slot) const {
     return hash_blocks_[slot >> kBlockBits][slot & (kBlockSize - 1)];
   }
-  PdqHash& MutableHashAt(uint32_t slot) {
-    return hash_blocks_[slot >> kBlockBits][slot & (kBlockSize - 1)];
-  }
+  PdqHash& MutableHashAt(uint32_t slot) { return hash_blocks_[slot >> kBlockBits][slot & (kBlockSize - 1)]; }
   Slot& SlotAt(uint32_t slot);
   const Slot& SlotAt(uint32_t slot) const;
 
@@ -120,6 +120,10 @@ class PdqMihIndex final : public PdqIndex {
   void ReserveBuckets(const std::vector<PdqIndexEntry>& entries);
   void RemoveFromBuckets(uint32_t slot, const PdqHash& hash);
   ListState* FindList(const std::string& list_name) const;
+  ListState* CreateListLocked(const std::string& list_name);
+  // REQUIRES: write_mu_ held. Creates the lists `entries` name (briefly
+  // under mu_) and sizes their entry sets for them (without mu_).
+  void PrepareLists(const std::vector<PdqIndexEntry>& entries);
 
   // Takes mu_ exclusively, letting no new query in while it waits.
   std::unique_lock<std::shared_mutex> LockForWrite() const;
@@ -131,12 +135,14 @@ class PdqMihIndex final : public PdqIndex {
   // writer queue behind it (glibc's shared_mutex would let them overtake).
   mutable std::mutex turnstile_;
   // Everything below: written only with write_mu_ and mu_ (exclusive) held,
-  // read by queries under mu_ (shared) and by writers under write_mu_.
+  // read by queries under mu_ (shared) and by writers under write_mu_. The
+  // exception is ListState::entries, which queries never read: writers
+  // change it under write_mu_ alone.
   mutable std::shared_mutex mu_;
 
   std::vector<std::unique_ptr<PdqHash[]>> hash_blocks_;
   std::vector<std::unique_ptr<Slot[]>> slot_blocks_;
-  uint32_t slots_used_ = 0;        // slots ever handed out (high-water mark)
+  uint32_t slots_used_ = 0;  // slots ever handed out (high-water mark)
   std::vector<uint32_t> free_slots_;
   size_t size_ = 0;
   // kChunks * kChunkValues buckets: bucket (c, v) lists the slots whose word

