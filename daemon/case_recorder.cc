@@ -4,6 +4,7 @@
 #include "common/time_format.h"
 #include "common/status_macros.h"
 #include "notices/case.h"
+#include "notices/json_fields.h"
 #include "notices/notice.h"
 #include "notices/outbox_record.h"
 
@@ -85,7 +86,6 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
     if (CategorySeverity(evidence.category) > CategorySeverity(c.category)) c.category = evidence.category;
     nlohmann::json match_json = {{"case_id", case_id},
                                  {"source_id", record.source_id},
-                                 {"key", record.key},
                                  {"object_version", record.version},
                                  {"hash_type", evidence.hash_type},
                                  {"digest", evidence.digest_hex},
@@ -94,7 +94,8 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
                                  {"entry_id", evidence.entry_id},
                                  {"category", evidence.category},
                                  {"matched_at", Rfc3339(now)}};
-    batch.Put(Cf::kMatches, MatchKey(case_id, m), match_json.dump());
+    PutJsonBytes(match_json, "key", record.key);
+    batch.Put(Cf::kMatches, MatchKey(case_id, m), DumpJson(match_json));
     metrics_.CountMatch(evidence.list_name, evidence.category);
   }
   if (outcome.evidence_added == 0 && !outcome.case_created) {
@@ -102,7 +103,7 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
     return outcome;
   }
   c.updated_at = now;
-  batch.Put(Cf::kCases, case_id, CaseToJson(c).dump());
+  batch.Put(Cf::kCases, case_id, DumpJson(CaseToJson(c)));
 
   nlohmann::json details = {{"source_id", record.source_id},
                             {"key", record.key},
@@ -113,7 +114,7 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
   if (outcome.case_created) {
     Notice notice = MakeDetectionNotice(c, now);
     OutboxRecord outbox = NewOutboxRecord(notice, now);
-    batch.Put(Cf::kOutbox, notice.id, OutboxRecordToJson(outbox).dump());
+    batch.Put(Cf::kOutbox, notice.id, DumpJson(OutboxRecordToJson(outbox)));
     details["notice_id"] = notice.id;
     events.push_back({actor, "case.create", case_id, details});
     queued_notice = true;

@@ -185,8 +185,11 @@ absl::StatusOr<std::vector<SweepState>> Daemon::SweepStatus(const std::vector<st
   std::vector<SweepState> states;
   for (const std::string& id : ids) {
     ASSIGN_OR_RETURN(SweepRunner * runner, Runner(id));
-    if (runner->Running()) {
-      states.push_back(runner->Progress());
+    // A runner that ran in this process knows the outcome even when the store
+    // could not record it (a failed write leaves "running" there).
+    SweepState live = runner->Progress();
+    if (runner->Running() || !live.sweep_id.empty()) {
+      states.push_back(std::move(live));
       continue;
     }
     ASSIGN_OR_RETURN(std::optional<std::string> stored, store_->Get(Cf::kCursors, id));

@@ -81,11 +81,13 @@ absl::StatusOr<SweepCounters> ObjectProcessor::Process(Source& source, const Obj
     absl::StatusOr<ObjectRecord> previous = DecodeObjectRecord(*stored);
     if (previous.ok() && previous->version == ref.version) {
       if (previous->sweep_id == sweep_id) return CountersOfStored(*previous);
-      SweepCounters c;
-      c.listed = 1;
-      c.unchanged = 1;
-      metrics_.CountUnchanged(ref.source_id);
-      return c;
+      if (previous->status == ObjectStatus::kHashed) {
+        SweepCounters c;
+        c.listed = 1;
+        c.unchanged = 1;
+        metrics_.CountUnchanged(ref.source_id);
+        return c;
+      }
     }
   }
 

@@ -4,6 +4,7 @@
 #include "common/hex.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "notices/json_fields.h"
 
 namespace takedown {
 namespace {
@@ -40,7 +41,6 @@ std::string ObjectKey(std::string_view source_id, std::string_view key) {
 std::string EncodeObjectRecord(const ObjectRecord& r) {
   nlohmann::json j = {
       {"source_id", r.source_id},
-      {"key", r.key},
       {"version", r.version},
       {"size", r.size},
       {"status", std::string(ObjectStatusName(r.status))},
@@ -48,6 +48,7 @@ std::string EncodeObjectRecord(const ObjectRecord& r) {
       {"match_count", r.match_count},
       {"swept_at_us", absl::ToUnixMicros(r.swept_at)},
   };
+  PutJsonBytes(j, "key", r.key);
   if (!r.error.empty()) j["error"] = r.error;
   if (r.status == ObjectStatus::kHashed) {
     j["md5"] = HexEncode(r.digests.md5);
@@ -55,7 +56,7 @@ std::string EncodeObjectRecord(const ObjectRecord& r) {
     j["sha256"] = HexEncode(r.digests.sha256);
     j["content_type"] = r.content_type;
   }
-  return j.dump();
+  return DumpJson(j);
 }
 
 absl::StatusOr<ObjectRecord> DecodeObjectRecord(std::string_view encoded) {
@@ -63,7 +64,9 @@ absl::StatusOr<ObjectRecord> DecodeObjectRecord(std::string_view encoded) {
     nlohmann::json j = nlohmann::json::parse(encoded);
     ObjectRecord r;
     r.source_id = j.at("source_id").get<std::string>();
-    r.key = j.at("key").get<std::string>();
+    absl::StatusOr<std::string> key = GetJsonBytes(j, "key", 1 << 20, "object record");
+    if (!key.ok()) return absl::DataLossError(std::string(key.status().message()));
+    r.key = *std::move(key);
     r.version = j.at("version").get<std::string>();
     r.size = j.at("size").get<uint64_t>();
     std::string status = j.at("status").get<std::string>();

@@ -4,6 +4,7 @@
 
 #include "common/status_macros.h"
 #include "fmt/format.h"
+#include "notices/json_fields.h"
 #include "notices/notice.h"
 #include "notices/outbox_record.h"
 #include "spdlog/spdlog.h"
@@ -91,8 +92,14 @@ absl::StatusOr<int> OutboxDispatcher::DispatchDue() {
       ++delivered;
       metrics_.CountNotice(record.notice.channel, "delivered");
     } else {
-      record.last_error = std::string(status.message());
-      if (record.attempts >= options_.max_attempts) {
+      record.last_error = SanitizeUtf8(std::string(status.message()));
+      if (record.last_error.size() > kMaxOutboxLastErrorLength) {
+        size_t cut = kMaxOutboxLastErrorLength;
+        while (cut > 0 && (static_cast<unsigned char>(record.last_error[cut]) & 0xC0) == 0x80) --cut;
+        record.last_error.resize(cut);
+      }
+      const bool permanent = channel != channels_.end() && !IsTransientDeliveryError(status);
+      if (record.attempts >= options_.max_attempts || permanent) {
         record.state = OutboxRecord::State::kDeadLetter;
         metrics_.CountNotice(record.notice.channel, "dead_letter");
         spdlog::error("notice {} for case {} moved to dead letter after {} attempts: {}", record.notice.id,
@@ -107,7 +114,7 @@ absl::StatusOr<int> OutboxDispatcher::DispatchDue() {
       }
     }
     Store::Batch batch;
-    batch.Put(Cf::kOutbox, record.notice.id, OutboxRecordToJson(record).dump());
+    batch.Put(Cf::kOutbox, record.notice.id, DumpJson(OutboxRecordToJson(record)));
     RETURN_IF_ERROR(store_.Write(std::move(batch), /*sync=*/false));
   }
   RETURN_IF_ERROR(decode_status);

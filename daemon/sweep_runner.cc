@@ -164,7 +164,8 @@ absl::Status SweepRunner::Finish(absl::Status list_status) {
     spdlog::info("source {}: sweep interrupted; it resumes at the next start", source_.id());
     return Checkpoint();
   }
-  RETURN_IF_ERROR(Checkpoint());
+  absl::Status checkpoint = Checkpoint();
+  if (!checkpoint.ok() && fatal.ok()) fatal = checkpoint;
   SweepState state;
   std::string action;
   {

@@ -2,6 +2,7 @@
 
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
+#include "notices/json_fields.h"
 
 namespace takedown {
 namespace {
@@ -40,8 +41,8 @@ std::string EncodeSweepState(const SweepState& s) {
         {"bytes", c.bytes},
         {"matches", c.matches}}},
   };
-  if (s.has_cursor) j["cursor"] = s.cursor;
-  return j.dump();
+  if (s.has_cursor) PutJsonBytes(j, "cursor", s.cursor);
+  return DumpJson(j);
 }
 
 absl::StatusOr<SweepState> DecodeSweepState(std::string_view encoded) {
@@ -61,7 +62,9 @@ absl::StatusOr<SweepState> DecodeSweepState(std::string_view encoded) {
     s.resumes = j.value("resumes", 0u);
     s.error = j.value("error", "");
     if (j.contains("cursor")) {
-      s.cursor = j["cursor"].get<std::string>();
+      absl::StatusOr<std::string> cursor = GetJsonBytes(j, "cursor", 1 << 20, "sweep state");
+      if (!cursor.ok()) return absl::DataLossError(std::string(cursor.status().message()));
+      s.cursor = *std::move(cursor);
       s.has_cursor = true;
     }
     const nlohmann::json& c = j.at("counters");

@@ -172,6 +172,22 @@ TEST_F(CaseRecorderTest, WithoutWriteObjectOnlyTheCaseIsWritten) {
   EXPECT_EQ(CountKeys(*p_->store, Cf::kCases), 1u);
 }
 
+// Keys from a filesystem are bytes, not necessarily UTF-8; nlohmann's dump()
+// throws on invalid UTF-8, and a throw on a sweep worker ends the process.
+TEST_F(CaseRecorderTest, NonUtf8KeyIsRecordedWithoutThrowing) {
+  record_.key = "caf\xe9.jpg";
+  absl::StatusOr<RecordOutcome> outcome = absl::InternalError("not run");
+  ASSERT_NO_THROW(outcome = p_->recorder->Record(record_, MatchesFrom({"list-csam"}), /*write_object=*/false,
+                                                  "test"));
+  ASSERT_TRUE(outcome.ok()) << outcome.status();
+  EXPECT_TRUE(outcome->case_created);
+  std::optional<Case> c = ReadCase(*p_->store, CaseId());
+  ASSERT_TRUE(c.has_value());
+  EXPECT_EQ(c->object.key, record_.key);
+  EXPECT_EQ(CountKeys(*p_->store, Cf::kMatches), 1u);
+  EXPECT_EQ(CountKeys(*p_->store, Cf::kOutbox), 1u);
+}
+
 TEST_F(CaseRecorderTest, ConcurrentRecordsOfOneObjectMakeOneCase) {
   std::vector<std::vector<std::string>> subsets = {
       {"list-csam"}, {"list-terror"}, {"list-other"}, {"list-csam", "list-other"}, {"list-terror", "list-csam"}};

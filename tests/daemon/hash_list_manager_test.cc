@@ -200,7 +200,9 @@ TEST_F(HashListManagerTest, RetroMatchCreatesCasesForStoredObjectsAndIsIdempoten
   EXPECT_EQ(cases.at(CaseIdFor("src", "b")).category, "terrorist");
   EXPECT_EQ(ReadOutbox(*p_->store).size(), 2u);
   for (const AuditRecord& r : ReadAudit(*p_->audit)) {
-    if (r.action == "case.create") EXPECT_EQ(r.actor, "retro-match:list-a");
+    if (r.action == "case.create") {
+      EXPECT_EQ(r.actor, "retro-match:list-a");
+    }
   }
 
   // Identical content: nothing happens.
