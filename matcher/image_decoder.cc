@@ -1,5 +1,7 @@
 #include "matcher/image_decoder.h"
 
+#include "matcher/decoded_image_from_bgr.h"
+
 #include <climits>
 #include <cstring>
 #include <exception>
@@ -299,9 +301,10 @@ absl::StatusOr<ImageHeader> ReadTiffHeader(const Bytes& b) {
   return Dimensions(kFormat, width, height);
 }
 
-// Copies OpenCV's BGR rows into tightly packed R, G, B, or into one grey
-// channel when no pixel has colour.
-DecodedImage FromBgr(const cv::Mat& bgr, ImageFormat format) {
+
+}  // namespace
+
+DecodedImage DecodedImageFromBgr(const cv::Mat& bgr, ImageFormat format) {
   DecodedImage image;
   image.format = format;
   image.width = bgr.cols;
@@ -335,8 +338,6 @@ DecodedImage FromBgr(const cv::Mat& bgr, ImageFormat format) {
   }
   return image;
 }
-
-}  // namespace
 
 std::string_view ImageFormatName(ImageFormat format) {
   switch (format) {
@@ -439,7 +440,7 @@ absl::StatusOr<DecodedImage> DecodeImage(std::span<const uint8_t> bytes,
         name, header->width, header->height, decoded.cols, decoded.rows,
         decoded.type()));
   }
-  return FromBgr(decoded, header->format);
+  return DecodedImageFromBgr(decoded, header->format);
 }
 
 }  // namespace takedown

@@ -6,46 +6,9 @@
 #include <exception>
 #include <opencv2/imgcodecs.hpp>
 
+#include "matcher/decoded_image_from_bgr.h"
+
 namespace takedown {
-namespace {
-
-// Interleaved B,G,R (OpenCV's order) to R,G,B, or to one grey channel when
-// every pixel has R == G == B, as DecodeImage() does.
-DecodedImage FromBgr(const cv::Mat& bgr) {
-  DecodedImage image;
-  image.format = ImageFormat::kJpeg;
-  image.width = bgr.cols;
-  image.height = bgr.rows;
-  bool grey = true;
-  for (int y = 0; y < bgr.rows && grey; ++y) {
-    const uint8_t* row = bgr.ptr<uint8_t>(y);
-    for (int x = 0; x < bgr.cols; ++x) {
-      if (row[3 * x] != row[3 * x + 1] || row[3 * x + 1] != row[3 * x + 2]) {
-        grey = false;
-        break;
-      }
-    }
-  }
-  image.channels = grey ? 1 : 3;
-  image.pixels.resize(static_cast<size_t>(bgr.cols) * bgr.rows * image.channels);
-  uint8_t* out = image.pixels.data();
-  for (int y = 0; y < bgr.rows; ++y) {
-    const uint8_t* row = bgr.ptr<uint8_t>(y);
-    for (int x = 0; x < bgr.cols; ++x) {
-      const uint8_t* p = row + 3 * x;
-      if (grey) {
-        *out++ = p[0];
-      } else {
-        *out++ = p[2];
-        *out++ = p[1];
-        *out++ = p[0];
-      }
-    }
-  }
-  return image;
-}
-
-}  // namespace
 
 int FastJpegReduction(int width, int height, const FastDecodeOptions& options) {
   for (int factor : {8, 4, 2}) {
@@ -98,7 +61,7 @@ absl::StatusOr<DecodedImage> DecodeImageFast(std::span<const uint8_t> bytes, con
                     "variant the decoder does not support",
                     width, height, bytes.size(), factor));
   }
-  return FromBgr(decoded);
+  return DecodedImageFromBgr(decoded, ImageFormat::kJpeg);
 }
 
 }  // namespace takedown
