@@ -1,6 +1,7 @@
 #include "daemon/object_record.h"
 
-#include "absl/time/clock.h"
+#include <algorithm>
+
 #include "common/hex.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
@@ -9,8 +10,164 @@
 namespace takedown {
 namespace {
 
+// Binary layout (format byte kBinaryFormat, then fields in any order):
+//   field := tag varint-value            (tag & 1 == 0)
+//          | tag varint-length bytes     (tag & 1 == 1)
+// with tag = field_number << 1 | kind. A decoder skips fields it does not
+// know, so later versions can add fields without a migration.
+constexpr uint8_t kBinaryFormat = 0x01;
+constexpr size_t kMaxFieldBytes = 1 << 20;
+
+enum Field : uint8_t {
+  kSourceId = 1,
+  kKey = 2,
+  kVersion = 3,
+  kSize = 4,
+  kStatus = 5,
+  kError = 6,
+  kMd5 = 7,
+  kSha1 = 8,
+  kSha256 = 9,
+  kContentType = 10,
+  kSweepId = 11,
+  kMatchCount = 12,
+  kSweptAtMicros = 13,
+};
+
+void PutVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void PutInt(std::string& out, Field field, uint64_t v) {
+  out.push_back(static_cast<char>(field << 1));
+  PutVarint(out, v);
+}
+
+void PutBytes(std::string& out, Field field, std::string_view bytes) {
+  out.push_back(static_cast<char>(field << 1 | 1));
+  PutVarint(out, bytes.size());
+  out.append(bytes);
+}
+
 template <size_t N>
-bool DecodeDigest(const nlohmann::json& j, const char* field, std::array<uint8_t, N>& out) {
+std::string_view AsView(const std::array<uint8_t, N>& a) {
+  return {reinterpret_cast<const char*>(a.data()), N};
+}
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool done() const { return pos_ == in_.size(); }
+
+  bool Varint(uint64_t& v) {
+    v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (pos_ == in_.size()) return false;
+      uint8_t b = static_cast<uint8_t>(in_[pos_++]);
+      v |= uint64_t{b & 0x7fu} << shift;
+      if ((b & 0x80) == 0) return true;
+    }
+    return false;
+  }
+  bool Byte(uint8_t& b) {
+    if (pos_ == in_.size()) return false;
+    b = static_cast<uint8_t>(in_[pos_++]);
+    return true;
+  }
+  bool Bytes(std::string_view& out) {
+    uint64_t n;
+    if (!Varint(n) || n > kMaxFieldBytes || n > in_.size() - pos_) return false;
+    out = in_.substr(pos_, n);
+    pos_ += n;
+    return true;
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+template <size_t N>
+bool CopyDigest(std::string_view bytes, std::array<uint8_t, N>& out) {
+  if (bytes.size() != N) return false;
+  std::copy(bytes.begin(), bytes.end(), out.begin());
+  return true;
+}
+
+bool ParseStatus(uint64_t v, ObjectStatus& out) {
+  switch (v) {
+    case 0: out = ObjectStatus::kHashed; return true;
+    case 1: out = ObjectStatus::kFailed; return true;
+    case 2: out = ObjectStatus::kSkipped; return true;
+  }
+  return false;
+}
+
+uint64_t StatusCode(ObjectStatus s) {
+  switch (s) {
+    case ObjectStatus::kHashed: return 0;
+    case ObjectStatus::kFailed: return 1;
+    case ObjectStatus::kSkipped: return 2;
+  }
+  return 0;
+}
+
+uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+absl::StatusOr<ObjectRecord> DecodeBinary(std::string_view encoded) {
+  Reader in(encoded.substr(1));
+  ObjectRecord r;
+  auto corrupt = [&](std::string_view what) {
+    return absl::DataLossError(fmt::format("object record{}{}: {}; run `takedownd --verify-store`",
+                                           r.key.empty() ? "" : " ", r.key, what));
+  };
+  while (!in.done()) {
+    uint8_t tag;
+    if (!in.Byte(tag)) return corrupt("truncated field tag");
+    uint64_t value = 0;
+    std::string_view bytes;
+    if (tag & 1) {
+      if (!in.Bytes(bytes)) return corrupt(fmt::format("field {} cut short", tag >> 1));
+    } else if (!in.Varint(value)) {
+      return corrupt(fmt::format("field {} cut short", tag >> 1));
+    }
+    switch (tag) {
+      case kSourceId << 1 | 1: r.source_id = std::string(bytes); break;
+      case kKey << 1 | 1: r.key = std::string(bytes); break;
+      case kVersion << 1 | 1: r.version = std::string(bytes); break;
+      case kSize << 1: r.size = value; break;
+      case kStatus << 1:
+        if (!ParseStatus(value, r.status)) return corrupt(fmt::format("unknown status {}", value));
+        break;
+      case kError << 1 | 1: r.error = std::string(bytes); break;
+      case kMd5 << 1 | 1:
+        if (!CopyDigest(bytes, r.digests.md5)) return corrupt("malformed MD5");
+        break;
+      case kSha1 << 1 | 1:
+        if (!CopyDigest(bytes, r.digests.sha1)) return corrupt("malformed SHA-1");
+        break;
+      case kSha256 << 1 | 1:
+        if (!CopyDigest(bytes, r.digests.sha256)) return corrupt("malformed SHA-256");
+        break;
+      case kContentType << 1 | 1: r.content_type = std::string(bytes); break;
+      case kSweepId << 1 | 1: r.sweep_id = std::string(bytes); break;
+      case kMatchCount << 1:
+        r.match_count = static_cast<uint32_t>(std::min<uint64_t>(value, UINT32_MAX));
+        break;
+      case kSweptAtMicros << 1: r.swept_at = absl::FromUnixMicros(UnZigZag(value)); break;
+      default: break;  // a field from a later version
+    }
+  }
+  return r;
+}
+
+template <size_t N>
+bool DecodeHexDigest(const nlohmann::json& j, const char* field, std::array<uint8_t, N>& out) {
   if (!j.contains(field)) return true;
   auto bytes = HexDecode(j.at(field).get<std::string>());
   if (!bytes || bytes->size() != N) return false;
@@ -18,48 +175,8 @@ bool DecodeDigest(const nlohmann::json& j, const char* field, std::array<uint8_t
   return true;
 }
 
-}  // namespace
-
-std::string_view ObjectStatusName(ObjectStatus status) {
-  switch (status) {
-    case ObjectStatus::kHashed: return "hashed";
-    case ObjectStatus::kFailed: return "failed";
-    case ObjectStatus::kSkipped: return "skipped";
-  }
-  return "unknown";
-}
-
-std::string ObjectKey(std::string_view source_id, std::string_view key) {
-  std::string out;
-  out.reserve(source_id.size() + 1 + key.size());
-  out.append(source_id);
-  out.push_back('\0');
-  out.append(key);
-  return out;
-}
-
-std::string EncodeObjectRecord(const ObjectRecord& r) {
-  nlohmann::json j = {
-      {"source_id", r.source_id},
-      {"version", r.version},
-      {"size", r.size},
-      {"status", std::string(ObjectStatusName(r.status))},
-      {"sweep_id", r.sweep_id},
-      {"match_count", r.match_count},
-      {"swept_at_us", absl::ToUnixMicros(r.swept_at)},
-  };
-  PutJsonBytes(j, "key", r.key);
-  if (!r.error.empty()) j["error"] = r.error;
-  if (r.status == ObjectStatus::kHashed) {
-    j["md5"] = HexEncode(r.digests.md5);
-    j["sha1"] = HexEncode(r.digests.sha1);
-    j["sha256"] = HexEncode(r.digests.sha256);
-    j["content_type"] = r.content_type;
-  }
-  return DumpJson(j);
-}
-
-absl::StatusOr<ObjectRecord> DecodeObjectRecord(std::string_view encoded) {
+// Records written by the first releases, before the binary layout.
+absl::StatusOr<ObjectRecord> DecodeJson(std::string_view encoded) {
   try {
     nlohmann::json j = nlohmann::json::parse(encoded);
     ObjectRecord r;
@@ -84,14 +201,67 @@ absl::StatusOr<ObjectRecord> DecodeObjectRecord(std::string_view encoded) {
     r.match_count = j.value("match_count", 0u);
     r.swept_at = absl::FromUnixMicros(j.value("swept_at_us", int64_t{0}));
     r.content_type = j.value("content_type", "");
-    if (!DecodeDigest(j, "md5", r.digests.md5) || !DecodeDigest(j, "sha1", r.digests.sha1) ||
-        !DecodeDigest(j, "sha256", r.digests.sha256)) {
+    if (!DecodeHexDigest(j, "md5", r.digests.md5) || !DecodeHexDigest(j, "sha1", r.digests.sha1) ||
+        !DecodeHexDigest(j, "sha256", r.digests.sha256)) {
       return absl::DataLossError(fmt::format("object record {}: malformed digest", r.key));
     }
     return r;
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(fmt::format("object record is not valid JSON: {}", e.what()));
   }
+}
+
+}  // namespace
+
+std::string_view ObjectStatusName(ObjectStatus status) {
+  switch (status) {
+    case ObjectStatus::kHashed: return "hashed";
+    case ObjectStatus::kFailed: return "failed";
+    case ObjectStatus::kSkipped: return "skipped";
+  }
+  return "unknown";
+}
+
+std::string ObjectKey(std::string_view source_id, std::string_view key) {
+  std::string out;
+  out.reserve(source_id.size() + 1 + key.size());
+  out.append(source_id);
+  out.push_back('\0');
+  out.append(key);
+  return out;
+}
+
+std::string EncodeObjectRecord(const ObjectRecord& r) {
+  std::string out;
+  out.reserve(128 + r.source_id.size() + r.key.size() + r.version.size() + r.error.size() + r.sweep_id.size());
+  out.push_back(static_cast<char>(kBinaryFormat));
+  PutBytes(out, kSourceId, r.source_id);
+  PutBytes(out, kKey, r.key);
+  PutBytes(out, kVersion, r.version);
+  PutInt(out, kSize, r.size);
+  PutInt(out, kStatus, StatusCode(r.status));
+  if (!r.error.empty()) PutBytes(out, kError, r.error);
+  if (r.status == ObjectStatus::kHashed) {
+    PutBytes(out, kMd5, AsView(r.digests.md5));
+    PutBytes(out, kSha1, AsView(r.digests.sha1));
+    PutBytes(out, kSha256, AsView(r.digests.sha256));
+    PutBytes(out, kContentType, r.content_type);
+  }
+  PutBytes(out, kSweepId, r.sweep_id);
+  if (r.match_count != 0) PutInt(out, kMatchCount, r.match_count);
+  PutInt(out, kSweptAtMicros, ZigZag(absl::ToUnixMicros(r.swept_at)));
+  return out;
+}
+
+absl::StatusOr<ObjectRecord> DecodeObjectRecord(std::string_view encoded) {
+  if (encoded.empty()) return absl::DataLossError("object record is empty; run `takedownd --verify-store`");
+  if (encoded.front() == '{') return DecodeJson(encoded);
+  if (static_cast<uint8_t>(encoded.front()) != kBinaryFormat) {
+    return absl::DataLossError(fmt::format(
+        "object record has unknown format byte 0x{:02x} (written by a newer takedownd?)",
+        static_cast<uint8_t>(encoded.front())));
+  }
+  return DecodeBinary(encoded);
 }
 
 }  // namespace takedown

@@ -1,6 +1,8 @@
 // ObjectRecord: what the store keeps about one swept object (never its
 // content): where it is, which version was read, its digests and the outcome.
-// Stored as JSON in the `objects` column family under ObjectKey(source, key).
+// Stored in the `objects` column family under ObjectKey(source, key) in a
+// compact tagged binary layout (docs/storage.md); records written as JSON by
+// earlier releases are still read.
 #pragma once
 
 #include <cstdint>
@@ -39,6 +41,7 @@ struct ObjectRecord {
 std::string ObjectKey(std::string_view source_id, std::string_view key);
 
 std::string EncodeObjectRecord(const ObjectRecord& record);
+// DataLoss, naming the record's key when known, if `encoded` is malformed.
 absl::StatusOr<ObjectRecord> DecodeObjectRecord(std::string_view encoded);
 
 }  // namespace takedown

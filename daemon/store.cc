@@ -324,6 +324,33 @@ absl::StatusOr<std::optional<std::string>> Store::Get(Cf cf, std::string_view ke
   return std::optional<std::string>(value.ToString());
 }
 
+absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
+    Cf cf, const std::vector<std::string>& keys) const {
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (const std::string& key : keys) slices.push_back(ToSlice(key));
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), Handle(cf), keys.size(), slices.data(), values.data(),
+                statuses.data());
+  std::vector<std::optional<std::string>> out(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    RETURN_IF_ERROR(FromRocks(statuses[i], path_, KeyOp("get", cf, keys[i])));
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
+absl::StatusOr<bool> Store::HasPrefix(Cf cf, std::string_view prefix) const {
+  bool found = false;
+  RETURN_IF_ERROR(Scan(cf, prefix, [&](std::string_view, std::string_view) {
+    found = true;
+    return false;
+  }));
+  return found;
+}
+
 absl::Status Store::Scan(Cf cf, std::string_view prefix, const ScanFn& fn) const {
   return Iterate(cf, prefix, prefix, fn, "scan");
 }

@@ -150,6 +150,14 @@ class Store {
   // The value at `key`, nullopt if absent.
   absl::StatusOr<std::optional<std::string>> Get(Cf cf, std::string_view key) const;
 
+  // The values at `keys` (same order; nullopt where absent), read in one
+  // batched lookup. The first error fails the whole call.
+  absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(Cf cf,
+                                                                    const std::vector<std::string>& keys) const;
+
+  // True if some key starts with `prefix`.
+  absl::StatusOr<bool> HasPrefix(Cf cf, std::string_view prefix) const;
+
   // Calls fn for every key starting with `prefix`, in key order, until fn
   // returns false. An empty prefix visits the whole column family.
   absl::Status Scan(Cf cf, std::string_view prefix, const ScanFn& fn) const;

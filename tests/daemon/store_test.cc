@@ -115,6 +115,40 @@ TEST(Store, ReopenKeepsData) {
   EXPECT_EQ(store->schema_version(), 1u);
 }
 
+TEST(Store, MultiGetReturnsValuesInKeyOrderOfTheRequest) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Sub("db"));
+  Store::Batch batch;
+  batch.Put(Cf::kObjects, JoinKey("src", "b"), "value-b");
+  batch.Put(Cf::kObjects, JoinKey("src", "a"), std::string("value\0a", 7));
+  batch.Put(Cf::kCases, JoinKey("src", "c"), "other column family");
+  ASSERT_TRUE(store->Write(std::move(batch)).ok());
+  absl::StatusOr<std::vector<std::optional<std::string>>> values = store->MultiGet(
+      Cf::kObjects, {JoinKey("src", "b"), JoinKey("src", "missing"), JoinKey("src", "a"), JoinKey("src", "c")});
+  ASSERT_TRUE(values.ok()) << values.status();
+  ASSERT_EQ(values->size(), 4u);
+  EXPECT_EQ((*values)[0], "value-b");
+  EXPECT_EQ((*values)[1], std::nullopt);
+  EXPECT_EQ((*values)[2], std::string("value\0a", 7));
+  EXPECT_EQ((*values)[3], std::nullopt);
+  absl::StatusOr<std::vector<std::optional<std::string>>> none = store->MultiGet(Cf::kObjects, {});
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST(Store, HasPrefixSeesOnlyItsOwnColumnFamilyAndPrefix) {
+  TempDir dir;
+  auto store = OpenOrDie(dir.Sub("db"));
+  Store::Batch batch;
+  batch.Put(Cf::kObjects, JoinKey("src-b", "x"), "1");
+  batch.Put(Cf::kCases, JoinKey("src-a", "x"), "2");
+  ASSERT_TRUE(store->Write(std::move(batch)).ok());
+  EXPECT_EQ(*store->HasPrefix(Cf::kObjects, JoinKey("src-b", "")), true);
+  EXPECT_EQ(*store->HasPrefix(Cf::kObjects, JoinKey("src-a", "")), false);
+  EXPECT_EQ(*store->HasPrefix(Cf::kObjects, JoinKey("src", "")), false);
+  EXPECT_EQ(*store->HasPrefix(Cf::kCases, JoinKey("src-a", "")), true);
+}
+
 TEST(Store, RefusesStoreFromNewerTakedownd) {
   TempDir dir;
   const std::string path = dir.Sub("db");
