@@ -32,6 +32,10 @@
 namespace takedown {
 namespace {
 
+// Files at least this large get a sequential read-ahead hint; smaller ones
+// are read in one or two calls anyway.
+constexpr off_t kReadAheadHintBytes = 1 << 20;
+
 // Longest key Open() accepts; longer keys cannot name a file on Linux anyway.
 constexpr size_t kMaxKeyBytes = PATH_MAX - 1;
 
@@ -438,7 +442,28 @@ std::string FilesystemSource::SymlinkReason(int dir_fd, std::string_view name, s
   return LexicallyBeneath(root_, dir_key, target) ? kInside : kLeaves;
 }
 
+absl::StatusOr<std::shared_ptr<const int>> FilesystemSource::RootPath(bool renew) {
+  {
+    std::lock_guard lock(root_mu_);
+    if (root_path_fd_ && !renew) return root_path_fd_;
+  }
+  int fd = open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    return absl::UnavailableError(
+        fmt::format("source '{}': cannot open root directory {}: {}", id_, root_, ErrnoText(err)));
+  }
+  std::shared_ptr<const int> shared(new int(fd), [](const int* p) {
+    ::close(*p);
+    delete p;
+  });
+  std::lock_guard lock(root_mu_);
+  root_path_fd_ = shared;
+  return shared;
+}
+
 absl::Status FilesystemSource::List(std::string_view after, ListingSink& sink) {
+  (void)RootPath(/*renew=*/true);  // Open() reports it if the root is gone
   UniqueFd root_fd(open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root_fd.valid()) {
     const int err = errno;
@@ -466,10 +491,13 @@ absl::StatusOr<std::unique_ptr<ObjectReader>> FilesystemSource::Open(const Objec
   if (key.size() > kMaxKeyBytes) return bad_key("it is longer than PATH_MAX");
   if (key.find('\0') != std::string::npos) return bad_key("it contains a NUL byte");
   if (key.front() == '/') return bad_key("it is absolute");
-  const std::vector<std::string> components = SplitComponents(key);
-  for (const std::string& c : components) {
+  for (size_t start = 0; start <= key.size();) {
+    size_t end = key.find('/', start);
+    if (end == std::string::npos) end = key.size();
+    std::string_view c(key.data() + start, end - start);
     if (c.empty()) return bad_key("it has an empty component");
     if (c == "." || c == "..") return bad_key("it has a '.' or '..' component");
+    start = end + 1;
   }
 
   auto open_error = [&](int err) -> absl::Status {
@@ -497,12 +525,7 @@ absl::StatusOr<std::unique_ptr<ObjectReader>> FilesystemSource::Open(const Objec
     }
   };
 
-  UniqueFd root_fd(open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root_fd.valid()) {
-    const int err = errno;
-    return absl::UnavailableError(
-        fmt::format("source '{}': cannot open root directory {}: {}", id_, root_, ErrnoText(err)));
-  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const int> root_fd, RootPath(/*renew=*/false));
 
   constexpr int kFileFlags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
   UniqueFd fd;
@@ -515,7 +538,7 @@ absl::StatusOr<std::unique_ptr<ObjectReader>> FilesystemSource::Open(const Objec
     // EAGAIN: a concurrent rename made the kernel unsure the walk stayed
     // beneath the root; it asks us to retry.
     for (int attempt = 0; attempt < 16; ++attempt) {
-      long r = syscall(SYS_openat2, root_fd.get(), key.c_str(), &how, sizeof(how));
+      long r = syscall(SYS_openat2, *root_fd, key.c_str(), &how, sizeof(how));
       if (r >= 0) {
         fd = UniqueFd(static_cast<int>(r));
         g_openat2_state.store(1, std::memory_order_relaxed);
@@ -538,8 +561,9 @@ absl::StatusOr<std::unique_ptr<ObjectReader>> FilesystemSource::Open(const Objec
   if (!opened) {
     // Walk the directories one by one, each opened without following a
     // symlink, then the file itself with O_NOFOLLOW.
+    const std::vector<std::string> components = SplitComponents(key);
     UniqueFd dir;
-    int dir_fd = root_fd.get();
+    int dir_fd = *root_fd;
     for (size_t i = 0; i + 1 < components.size(); ++i) {
       const char* name = components[i].c_str();
       UniqueFd next(openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -573,11 +597,10 @@ absl::StatusOr<std::unique_ptr<ObjectReader>> FilesystemSource::Open(const Objec
         fmt::format("{}: {}: no longer a regular file (now a {}); not read", id_, key,
                     S_ISDIR(st.st_mode) ? "directory" : SpecialFileKind(st.st_mode)));
   }
-  // O_NONBLOCK only guarded the open against a fifo swapped in; reads of a
-  // regular file should block normally.
-  int flags = fcntl(fd.get(), F_GETFL);
-  if (flags >= 0) fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK);
-  posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  // O_NONBLOCK only guarded the open against a fifo swapped in; it has no
+  // effect on reads of a regular file (open(2)), so it is left set rather
+  // than cleared with two more system calls per object.
+  if (st.st_size >= kReadAheadHintBytes) posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   return std::unique_ptr<ObjectReader>(new FileReader(std::move(fd), id_, key));
 }
 

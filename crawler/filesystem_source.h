@@ -26,18 +26,20 @@
 // under it ("**/.snapshot/**"), or when no include can match under it.
 // Skipped entries are reported only when the globs would have selected them.
 //
-// Open() resolves the key beneath a fresh descriptor of the root, refusing
+// Open() resolves the key beneath a descriptor of the root (opened once and
+// renewed at each List(), so a root that was replaced is picked up), refusing
 // symlinks in every component (openat2 RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS, or
 // a component-by-component O_NOFOLLOW walk where openat2 is unavailable), so a
 // path swapped for a symlink after listing cannot make it read outside the
 // root.
 //
-// Thread-safety: immutable after Create(). List() and any number of concurrent
+// Thread-safety: List() and any number of concurrent
 // Open() calls may run at once; each ObjectReader is used by one thread at a
 // time.
 #pragma once
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -95,6 +97,9 @@ class FilesystemSource final : public Source {
   bool PrunesDirectory(std::string_view dir_key) const;
   // Why a symlink at `key` is not followed (one of the two reasons above).
   std::string SymlinkReason(int dir_fd, std::string_view name, std::string_view key) const;
+  // An O_PATH descriptor of the root, shared with concurrent Open() calls;
+  // `renew` opens a fresh one (List() does, once per listing).
+  absl::StatusOr<std::shared_ptr<const int>> RootPath(bool renew);
 
   // Constant after construction.
   const std::string id_;
@@ -102,6 +107,9 @@ class FilesystemSource final : public Source {
   const std::vector<GlobMatcher> include_;
   const std::vector<GlobMatcher> exclude_;
   const bool allow_openat2_;
+
+  std::mutex root_mu_;
+  std::shared_ptr<const int> root_path_fd_;  // guarded by root_mu_
 };
 
 }  // namespace takedown

@@ -1,7 +1,14 @@
 // ObjectProcessor: the per-object stage of a sweep. For one listed object it
 // decides whether to read it (unchanged objects are not re-read), streams it
 // once through the digests, looks the digests up in the exact index and hands
-// the outcome to the CaseRecorder. Object-level problems (vanished,
+// the outcome to the CaseRecorder.
+//
+// Objects are processed in chunks: the previous records of a chunk are read
+// with one batched lookup, and the records of the chunk's objects without a
+// match are written in one batch at its end (an object with a match is
+// written at once, with its case, by the CaseRecorder). A chunk's counters
+// are returned only after its batch is durable, so a caller that advances a
+// cursor on them never passes an unstored object. Object-level problems (vanished,
 // unreadable, over a limit) are recorded on the object and counted; only a
 // store failure is returned as an error, because then nothing can be
 // recorded and the sweep must stop without advancing its cursor.
@@ -9,7 +16,10 @@
 // Thread-safe: called concurrently by the worker pool.
 #pragma once
 
+#include <optional>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
@@ -32,7 +42,13 @@ class ObjectProcessor {
   ObjectProcessor(Store& store, const ExactIndex& index, CaseRecorder& recorder, Clock& clock,
                   DaemonMetrics& metrics, ProcessorLimits limits);
 
-  // Returns the counters this object adds to its sweep.
+  // The counters each object of `refs` adds to its sweep, in order.
+  // `lookup_previous` false skips reading previous records: for a sweep of a
+  // source with no stored object, where none can be unchanged.
+  absl::StatusOr<std::vector<SweepCounters>> ProcessChunk(Source& source, std::span<const ObjectRef> refs,
+                                                          const std::string& sweep_id, bool lookup_previous);
+
+  // ProcessChunk() of one object.
   absl::StatusOr<SweepCounters> Process(Source& source, const ObjectRef& ref, const std::string& sweep_id);
 
   // Records something under the source that is not read (special file,
@@ -41,7 +57,9 @@ class ObjectProcessor {
                                               std::string_view reason, const std::string& sweep_id);
 
  private:
-  absl::StatusOr<SweepCounters> StoreUnread(ObjectRecord record, ObjectStatus status, std::string error);
+  absl::StatusOr<SweepCounters> ProcessOne(Source& source, const ObjectRef& ref, const std::string& sweep_id,
+                                           const std::optional<std::string>& previous, Store::Batch& batch);
+  SweepCounters StoreUnread(ObjectRecord record, ObjectStatus status, std::string error, Store::Batch& batch);
 
   Store& store_;
   const ExactIndex& index_;

@@ -9,6 +9,7 @@ namespace takedown {
 class SweepRunner::Sink final : public ListingSink {
  public:
   explicit Sink(SweepRunner& runner) : runner_(runner) {}
+  ~Sink() override { Cancel(); }
 
   bool OnObject(ObjectRef ref) override {
     if (runner_.stop_requested_.load()) return false;
@@ -17,15 +18,10 @@ class SweepRunner::Sink final : public ListingSink {
       if (!runner_.fatal_.ok()) return false;
       ++runner_.outstanding_;
     }
-    uint64_t seq = runner_.tracker_->Add(ref.key);
-    std::string sweep_id = runner_.state_.sweep_id;  // constant while running
-    bool submitted = runner_.pool_.Submit([this, seq, ref = std::move(ref), sweep_id] {
-      runner_.TaskDone(seq, runner_.processor_.Process(runner_.source_, ref, sweep_id));
-    });
-    if (!submitted) {
-      runner_.TaskDone(seq, absl::CancelledError("worker pool shut down"));
-      return false;
-    }
+    seqs_.push_back(runner_.tracker_->Add(ref.key));
+    chunk_bytes_ += ref.size;
+    refs_.push_back(std::move(ref));
+    if (refs_.size() >= kChunkObjects || chunk_bytes_ >= kChunkBytes) return Flush();
     return true;
   }
 
@@ -39,8 +35,57 @@ class SweepRunner::Sink final : public ListingSink {
                                                            runner_.state_.sweep_id));
   }
 
+  // Hands the pending chunk to the worker pool; false (and the chunk is
+  // cancelled) if the pool is shut down.
+  bool Flush() {
+    if (refs_.empty()) return true;
+    struct Chunk {
+      std::vector<uint64_t> seqs;
+      std::vector<ObjectRef> refs;
+    };
+    auto chunk = std::make_shared<Chunk>(Chunk{std::move(seqs_), std::move(refs_)});
+    seqs_.clear();
+    refs_.clear();
+    chunk_bytes_ = 0;
+    std::string sweep_id = runner_.state_.sweep_id;  // constant while running
+    bool lookup = runner_.lookup_previous_;
+    SweepRunner* runner = &runner_;
+    bool submitted = runner_.pool_.Submit([runner, chunk, sweep_id, lookup] {
+      if (runner->stop_requested_.load() || runner->Failed()) {
+        // Queued behind a failure or a stop: left for the resumed sweep.
+        for (uint64_t seq : chunk->seqs) runner->TaskDone(seq, absl::CancelledError("sweep stopped"));
+        return;
+      }
+      absl::StatusOr<std::vector<SweepCounters>> results =
+          runner->processor_.ProcessChunk(runner->source_, chunk->refs, sweep_id, lookup);
+      for (size_t i = 0; i < chunk->seqs.size(); ++i) {
+        if (results.ok()) {
+          runner->TaskDone(chunk->seqs[i], (*results)[i]);
+        } else {
+          runner->TaskDone(chunk->seqs[i], results.status());
+        }
+      }
+    });
+    if (!submitted) {
+      for (uint64_t seq : chunk->seqs) runner_.TaskDone(seq, absl::CancelledError("worker pool shut down"));
+    }
+    return submitted;
+  }
+
+  // Drops the pending chunk (stop or shutdown): its objects stay after the
+  // cursor and are read when the sweep resumes.
+  void Cancel() {
+    for (uint64_t seq : seqs_) runner_.TaskDone(seq, absl::CancelledError("sweep stopped"));
+    seqs_.clear();
+    refs_.clear();
+    chunk_bytes_ = 0;
+  }
+
  private:
   SweepRunner& runner_;
+  std::vector<uint64_t> seqs_;
+  std::vector<ObjectRef> refs_;
+  uint64_t chunk_bytes_ = 0;
 };
 
 SweepRunner::SweepRunner(Source& source, ObjectProcessor& processor, ThreadPool& pool, Store& store,
@@ -84,6 +129,10 @@ absl::Status SweepRunner::Start(std::optional<SweepState> resume, const std::str
 
   std::optional<std::string> after;
   if (state.has_cursor) after = state.cursor;
+  // With no stored object of this source (its first sweep, not resumed),
+  // nothing can be unchanged: skip the per-object lookups.
+  absl::StatusOr<bool> has_objects = store_.HasPrefix(Cf::kObjects, ObjectKey(source_.id(), ""));
+  lookup_previous_ = resume.has_value() || !has_objects.ok() || *has_objects;
   {
     std::lock_guard lock(mu_);
     state_ = state;
@@ -103,6 +152,7 @@ absl::Status SweepRunner::Start(std::optional<SweepState> resume, const std::str
 void SweepRunner::Run(std::optional<std::string> after) {
   Sink sink(*this);
   absl::Status list_status = source_.List(after.value_or(""), sink);
+  if (stop_requested_.load() || !sink.Flush()) sink.Cancel();
   {
     std::unique_lock lock(mu_);
     all_done_.wait(lock, [&] { return outstanding_ == 0; });
@@ -193,6 +243,11 @@ absl::Status SweepRunner::Finish(absl::Status list_status) {
                source_.id(), state.sweep_id, SweepPhaseName(state.phase), c.listed, c.done - c.failed,
                c.unchanged, c.skipped, c.failed, c.matches);
   return audit_.Commit(std::move(batch), {AuditEvent{"system", action, source_.id(), details}});
+}
+
+bool SweepRunner::Failed() const {
+  std::lock_guard lock(mu_);
+  return !fatal_.ok();
 }
 
 SweepState SweepRunner::Progress() const {

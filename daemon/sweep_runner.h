@@ -1,6 +1,6 @@
 // SweepRunner: drives one sweep of one source. A listing thread feeds the
 // shared worker pool (whose bounded queue slows the listing when workers fall
-// behind); workers run ObjectProcessor; a WatermarkTracker turns their
+// behind) with chunks of objects; workers run ObjectProcessor::ProcessChunk; a WatermarkTracker turns their
 // out-of-order completions into a cursor that is checkpointed to the
 // `cursors` column family every `checkpoint_every` objects.
 //
@@ -33,6 +33,13 @@ namespace takedown {
 
 class SweepRunner {
  public:
+  // The listing hands objects to the workers in chunks that end at this many
+  // objects or bytes, whichever comes first, so small objects share one store
+  // write while large ones still spread over the workers. A store failure
+  // fails the chunk it happens in: the cursor stays before that chunk.
+  static constexpr size_t kChunkObjects = 32;
+  static constexpr uint64_t kChunkBytes = 1 << 20;
+
   SweepRunner(Source& source, ObjectProcessor& processor, ThreadPool& pool, Store& store, AuditLog& audit,
               Clock& clock, uint64_t checkpoint_every);
   ~SweepRunner();
@@ -57,6 +64,7 @@ class SweepRunner {
   void Run(std::optional<std::string> after);
   void TaskDone(uint64_t seq, const absl::StatusOr<SweepCounters>& result);
   absl::Status Checkpoint();
+  bool Failed() const;
   absl::Status Finish(absl::Status list_status);
 
   // Constant after construction.
@@ -68,6 +76,7 @@ class SweepRunner {
   Clock& clock_;
   const uint64_t checkpoint_every_;
 
+  bool lookup_previous_ = true;  // set by Start() before the listing thread runs
   std::atomic<bool> running_{false};
   std::atomic<bool> stop_requested_{false};
   std::thread thread_;

@@ -447,7 +447,9 @@ TEST_F(SweepRunnerTest, StopMidSweepThenResumeProcessesEveryObjectExactlyOnce) {
   std::unique_ptr<Pipeline> p = OpenPipeline("store", options);
   ASSERT_NE(p, nullptr);
   // All three workers end up blocked, out of order with their neighbours.
-  const std::vector<std::string> blocked = {KeyOf(250), KeyOf(260), KeyOf(270)};
+  // The keys lie further apart than a chunk of objects (32), so each blocks
+  // its own worker.
+  const std::vector<std::string> blocked = {KeyOf(200), KeyOf(240), KeyOf(280)};
   for (const std::string& key : blocked) source_.BlockOpen(key);
 
   std::string sweep_id;
@@ -471,7 +473,7 @@ TEST_F(SweepRunnerTest, StopMidSweepThenResumeProcessesEveryObjectExactlyOnce) {
   EXPECT_EQ(interrupted->phase, SweepPhase::kRunning);
   EXPECT_EQ(interrupted->sweep_id, sweep_id);
   ASSERT_TRUE(interrupted->has_cursor);
-  EXPECT_GE(interrupted->cursor, KeyOf(270));
+  EXPECT_GE(interrupted->cursor, KeyOf(280));
   EXPECT_LT(interrupted->cursor, KeyOf(kObjects - 1)) << "the sweep was not interrupted";
   // Every object up to the cursor is stored; the counters are those of that prefix.
   const uint64_t prefix = std::stoul(interrupted->cursor.substr(4)) + 1;
@@ -547,9 +549,17 @@ TEST_F(SweepRunnerTest, CrashAfterACheckpointReprocessesTheTailIdempotently) {
   ASSERT_TRUE(persisted->has_cursor);
   EXPECT_EQ(persisted->cursor, KeyOf(199));  // the last checkpoint (every 50, one worker)
   EXPECT_EQ(persisted->counters.done, 200u);
-  // Objects after the checkpoint were stored before the crash: 0..229.
-  EXPECT_EQ(CountKeys(*p->store, Cf::kObjects), 230u);
-  EXPECT_TRUE(ReadObject(*p->store, kSourceId, KeyOf(229)).has_value());
+  // Objects after the checkpoint were stored before the crash: the chunks
+  // before 230's, and the objects of its chunk that had a match (written at
+  // once with their case, before the chunk's batch).
+  const int chunk = static_cast<int>(SweepRunner::kChunkObjects);
+  const int chunk_start = 230 / chunk * chunk;
+  auto stored_early = [&](int i) { return i >= chunk_start && i < chunk_start + chunk && ExpectedEvidence(i) > 0; };
+  uint64_t stored_in_chunk = 0;
+  for (int i = chunk_start; i < chunk_start + chunk; ++i) stored_in_chunk += stored_early(i) ? 1 : 0;
+  ASSERT_GT(stored_in_chunk, 0u) << "the test wants a match in the failing chunk";
+  EXPECT_EQ(CountKeys(*p->store, Cf::kObjects), static_cast<uint64_t>(chunk_start) + stored_in_chunk);
+  EXPECT_TRUE(ReadObject(*p->store, kSourceId, KeyOf(chunk_start - 1)).has_value());
   EXPECT_FALSE(ReadObject(*p->store, kSourceId, KeyOf(230)).has_value());
   ASSERT_TRUE(ReadAllCases(*p->store).count(CaseIdFor(kSourceId, KeyOf(203))));
 
@@ -561,10 +571,11 @@ TEST_F(SweepRunnerTest, CrashAfterACheckpointReprocessesTheTailIdempotently) {
   EXPECT_EQ(Tie(ReadSweepState(*p->store, kSourceId)->counters), Tie(uninterrupted));
 
   // Results stored before the crash, including those after the checkpoint,
-  // are not read again. Object 230 (whose write was lost) and the objects
-  // already queued behind it were read before the crash and are read again.
+  // are not read again. The rest of 230's chunk (whose write was lost) and
+  // the objects already queued behind it were read before the crash and are
+  // read again.
   for (int i = 0; i < kObjects; ++i) {
-    if (i < 230) {
+    if (i < chunk_start || stored_early(i)) {
       EXPECT_EQ(source_.OpenCount(KeyOf(i)), 1u) << KeyOf(i);
     } else {
       EXPECT_GE(source_.OpenCount(KeyOf(i)), 1u) << KeyOf(i);
@@ -594,6 +605,7 @@ TEST_F(SweepRunnerTest, StoreWriteFailureFailsTheSweepWithoutPassingTheObject) {
   auto fs = std::make_shared<CrashingFileSystem>(ObjectKey(kSourceId, KeyOf(300)));
   std::unique_ptr<rocksdb::Env> env = rocksdb::NewCompositeEnv(fs);
   std::optional<SweepState> persisted;
+  const uint64_t chunk_start = 300 / SweepRunner::kChunkObjects * SweepRunner::kChunkObjects;
   {
     PipelineOptions options;
     options.workers = 1;
@@ -605,19 +617,21 @@ TEST_F(SweepRunnerTest, StoreWriteFailureFailsTheSweepWithoutPassingTheObject) {
     EXPECT_TRUE(fs->crashed());
     EXPECT_EQ(end.phase, SweepPhase::kFailed);
     EXPECT_THAT(end.error, HasSubstr("injected crash"));
-    // One worker: objects 0..299 are stored, 300 is not.
+    // One worker: the chunks before 300's are stored; the cursor stays
+    // before that chunk.
     ASSERT_TRUE(end.has_cursor);
-    EXPECT_EQ(end.cursor, KeyOf(299));
-    EXPECT_EQ(end.counters.listed, 300u);
-    EXPECT_EQ(end.counters.done, 300u);
-    // The listing stopped soon after the failure.
-    EXPECT_LT(source_.TotalOpens(), 320u);
+    EXPECT_EQ(end.cursor, KeyOf(static_cast<int>(chunk_start) - 1));
+    EXPECT_EQ(end.counters.listed, chunk_start);
+    EXPECT_EQ(end.counters.done, chunk_start);
+    // Nothing was read after the failing chunk: queued chunks are dropped.
+    EXPECT_EQ(source_.TotalOpens(), chunk_start + SweepRunner::kChunkObjects);
     persisted = ReadSweepState(*p->store, kSourceId);
   }
   ASSERT_TRUE(persisted.has_value());
   ASSERT_TRUE(persisted->has_cursor);
   EXPECT_LT(persisted->cursor, KeyOf(300));
-  EXPECT_GE(persisted->cursor, KeyOf(280));
+  // The last checkpoint (every 10 objects) before the failure persisted.
+  EXPECT_GE(persisted->cursor, KeyOf(static_cast<int>(chunk_start) - 10));
 
   // Once the store works again, the next start resumes before the object and
   // finishes the sweep.
