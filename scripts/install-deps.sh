@@ -13,8 +13,12 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   coreutils procps python3 time curl
+  python3-aiosmtpd
   tzdata
 )
+# Node.js and npm run s3rver, the S3 server of tests/crawler (installed from npm by the test itself).
+# A nodejs package that bundles npm (NodeSource's conflicts with Debian's npm) is enough.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then PACKAGES+=(nodejs npm); fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do
