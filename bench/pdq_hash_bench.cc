@@ -4,15 +4,22 @@
 //
 //   pdq_hash_bench [--repeat=3] [--min_side=512] DIR_OR_FILE...
 //
-// Directories are searched recursively for .jpg/.jpeg/.png/.webp files (e.g.
-// the corpus of shared/corpus/make-images.sh, generated outside the repo).
-// Every file is read into memory first; each phase then runs over all files
-// `repeat` times on one thread and is timed by that thread's CPU time:
-//   decode      cv::imdecode(IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION), full size
+// Directories are searched recursively for .jpg/.jpeg/.png/.webp/.gif files
+// (e.g. the corpus of shared/corpus/make-images.sh, generated outside the
+// repo). Every file is read into memory first. Then, `repeat` times, each file
+// goes through every phase in turn (so a change in the machine's load hits
+// all phases alike), each timed by the thread's CPU time:
+//   decode      cv::imdecode(IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION), full
+//               size: the baseline (GIFs, which OpenCV 4.6 cannot read, have
+//               no baseline and are left out of the ratios)
 //   exact       DecodeImage() + PdqHasher::Hash()
 //   exact+dih   DecodeImage() + PdqHasher::HashDihedral()
 //   fast        DecodeImageFast() + PdqHasher::Hash()
-// Figures are given for all files and for those of at least 1920x1080 pixels.
+// Printed: rates and times per phase for all files, per image size, and for
+// the files of at least 1920x1080 pixels, then the ratios exact/decode
+// (target <= 1.3) and exact/fast. The kernel's transparent-huge-page mode is
+// printed too: DecodeImage() asks for huge pages for large buffers, which
+// matters where page faults are expensive (see docs/pdq-index.md).
 #include <fmt/format.h>
 #include <time.h>
 
@@ -26,6 +33,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <span>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "matcher/image_decoder.h"
@@ -41,12 +49,19 @@ struct File {
   int width = 0;
   int height = 0;
   bool jpeg = false;
+  bool gif = false;
   bool large = false;  // at least 1920 x 1080 pixels
 };
 
 double ThreadCpuSeconds() {
   timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+double WallSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
 }
 
@@ -57,7 +72,7 @@ std::span<const uint8_t> Bytes(const std::string& s) {
 bool IsImageName(const std::filesystem::path& p) {
   std::string ext = p.extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return std::tolower(c); });
-  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp";
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".webp" || ext == ".gif";
 }
 
 std::vector<std::string> ListFiles(const std::vector<std::string>& roots) {
@@ -76,32 +91,43 @@ std::vector<std::string> ListFiles(const std::vector<std::string>& roots) {
   return paths;
 }
 
-struct Phase {
-  double seconds = 0;
+struct Times {
+  double decode = 0;
+  double exact = 0;
+  double dihedral = 0;
+  double fast = 0;
   int images = 0;
-  double Rate() const { return images / seconds; }
+
+  void Add(const Times& t) {
+    decode += t.decode;
+    exact += t.exact;
+    dihedral += t.dihedral;
+    fast += t.fast;
+    images += t.images;
+  }
 };
 
-// Runs `work` on each selected file `repeat` times; returns CPU time per phase
-// for all files and for the large ones.
+std::string HugePageMode() {
+  std::ifstream in("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string mode;
+  std::getline(in, mode);
+  return mode.empty() ? "unknown" : mode;
+}
+
 template <typename Work>
-std::pair<Phase, Phase> Time(const std::vector<File>& files, int repeat, Work work) {
-  Phase all;
-  Phase large;
-  for (int r = 0; r < repeat; ++r) {
-    for (const File& f : files) {
-      const double start = ThreadCpuSeconds();
-      work(f);
-      const double elapsed = ThreadCpuSeconds() - start;
-      all.seconds += elapsed;
-      ++all.images;
-      if (f.large) {
-        large.seconds += elapsed;
-        ++large.images;
-      }
-    }
-  }
-  return {all, large};
+double CpuSeconds(Work work) {
+  const double start = ThreadCpuSeconds();
+  work();
+  return ThreadCpuSeconds() - start;
+}
+
+void PrintRow(const std::string& name, const Times& t) {
+  if (t.images == 0) return;
+  const double n = t.images;
+  const std::string decode = t.decode > 0 ? fmt::format("{:8.2f}", 1e3 * t.decode / n) : "       -";
+  const std::string ratio = t.decode > 0 ? fmt::format("{:6.2f}x", t.exact / t.decode) : "      -";
+  fmt::print("  {:<22} {:>5}  {} {:8.2f} {:9.2f} {:8.2f}   {} {:6.2f}x\n", name, t.images, decode,
+             1e3 * t.exact / n, 1e3 * t.dihedral / n, 1e3 * t.fast / n, ratio, t.exact / t.fast);
 }
 
 int Run(const std::vector<std::string>& roots, int repeat, const FastDecodeOptions& fast) {
@@ -117,9 +143,10 @@ int Run(const std::vector<std::string>& roots, int repeat, const FastDecodeOptio
       fmt::print("skipped {}: not decodable\n", path);
       continue;
     }
-    f.width = static_cast<int>(header->width);
-    f.height = static_cast<int>(header->height);
+    f.width = check->width;
+    f.height = check->height;
     f.jpeg = header->format == ImageFormat::kJpeg;
+    f.gif = header->format == ImageFormat::kGif;
     f.large = int64_t{f.width} * f.height >= int64_t{1920} * 1080;
     files.push_back(std::move(f));
   }
@@ -131,75 +158,99 @@ int Run(const std::vector<std::string>& roots, int repeat, const FastDecodeOptio
   for (const File& f : files) ++by_size[fmt::format("{}x{}", f.width, f.height)];
   fmt::print("{} images:", files.size());
   for (const auto& [size, count] : by_size) fmt::print(" {}x {}", count, size);
-  fmt::print("\n");
+  fmt::print("\ntransparent huge pages: {}\n", HugePageMode());
 
   const PdqHasher hasher;
   bool failed = false;
-  auto [decode_all, decode_large] = Time(files, repeat, [&](const File& f) {
-    const cv::Mat encoded(1, static_cast<int>(f.bytes.size()), CV_8UC1, const_cast<char*>(f.bytes.data()));
-    const cv::Mat image = cv::imdecode(encoded, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
-    failed |= image.empty();
-  });
   std::vector<PdqHash> exact_hashes(files.size());
-  auto [exact_all, exact_large] = Time(files, repeat, [&](const File& f) {
-    absl::StatusOr<DecodedImage> image = DecodeImage(Bytes(f.bytes), ImageLimits());
-    absl::StatusOr<PdqResult> result =
-        image.ok() ? hasher.Hash(*image) : absl::StatusOr<PdqResult>(image.status());
-    failed |= !result.ok();
-    if (result.ok()) exact_hashes[&f - files.data()] = result->hash;
-  });
-  auto [dih_all, dih_large] = Time(files, repeat, [&](const File& f) {
-    absl::StatusOr<DecodedImage> image = DecodeImage(Bytes(f.bytes), ImageLimits());
-    failed |= !image.ok() || !hasher.HashDihedral(*image).ok();
-  });
   std::vector<PdqHash> fast_hashes(files.size());
-  auto [fast_all, fast_large] = Time(files, repeat, [&](const File& f) {
-    absl::StatusOr<DecodedImage> image = DecodeImageFast(Bytes(f.bytes), ImageLimits(), fast);
-    absl::StatusOr<PdqResult> result =
-        image.ok() ? hasher.Hash(*image) : absl::StatusOr<PdqResult>(image.status());
-    failed |= !result.ok();
-    if (result.ok()) fast_hashes[&f - files.data()] = result->hash;
-  });
-  // Fast mode on large JPEGs only, where the reduced decode applies.
-  std::vector<File> large_jpegs;
-  for (const File& f : files) {
-    if (f.jpeg && f.large) large_jpegs.push_back(f);
+  std::vector<Times> times(files.size());
+  const double wall_start = WallSeconds();
+  for (int r = 0; r < repeat; ++r) {
+    for (size_t i = 0; i < files.size(); ++i) {
+      const File& f = files[i];
+      Times& t = times[i];
+      ++t.images;
+      if (!f.gif) {
+        t.decode += CpuSeconds([&] {
+          const cv::Mat encoded(1, static_cast<int>(f.bytes.size()), CV_8UC1,
+                                const_cast<char*>(f.bytes.data()));
+          const cv::Mat image =
+              cv::imdecode(encoded, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+          failed |= image.empty();
+        });
+      }
+      t.exact += CpuSeconds([&] {
+        absl::StatusOr<DecodedImage> image = DecodeImage(Bytes(f.bytes), ImageLimits());
+        absl::StatusOr<PdqResult> result =
+            image.ok() ? hasher.Hash(*image) : absl::StatusOr<PdqResult>(image.status());
+        failed |= !result.ok();
+        if (result.ok()) exact_hashes[i] = result->hash;
+      });
+      t.dihedral += CpuSeconds([&] {
+        absl::StatusOr<DecodedImage> image = DecodeImage(Bytes(f.bytes), ImageLimits());
+        failed |= !image.ok() || !hasher.HashDihedral(*image).ok();
+      });
+      t.fast += CpuSeconds([&] {
+        absl::StatusOr<DecodedImage> image = DecodeImageFast(Bytes(f.bytes), ImageLimits(), fast);
+        absl::StatusOr<PdqResult> result =
+            image.ok() ? hasher.Hash(*image) : absl::StatusOr<PdqResult>(image.status());
+        failed |= !result.ok();
+        if (result.ok()) fast_hashes[i] = result->hash;
+      });
+    }
+  }
+  const double wall = WallSeconds() - wall_start;
+
+  Times all;
+  Times large;
+  Times large_jpeg;
+  Times gifs;
+  std::map<std::tuple<bool, int64_t, std::string>, Times> sizes;
+  for (size_t i = 0; i < files.size(); ++i) {
+    const File& f = files[i];
+    const std::string size = fmt::format("{}x{}{}", f.width, f.height, f.gif ? " GIF" : "");
+    sizes[{f.gif, int64_t{f.width} * f.height, size}].Add(times[i]);
+    if (f.gif) {
+      gifs.Add(times[i]);
+      continue;
+    }
+    all.Add(times[i]);
+    if (f.large) large.Add(times[i]);
+    if (f.large && f.jpeg) large_jpeg.Add(times[i]);
+  }
+  fmt::print("\n{} runs over the files, {:.1f} s wall; CPU ms per image:\n", repeat, wall);
+  fmt::print("  {:<22} {:>5}  {:>8} {:>8} {:>9} {:>8}   {:>7} {:>7}\n", "", "runs", "decode", "exact",
+             "exact+dih", "fast", "ex/dec", "ex/fast");
+  for (const auto& [key, t] : sizes) PrintRow(std::get<2>(key), t);
+  PrintRow("all (no GIF)", all);
+  PrintRow(">= 1920x1080", large);
+  PrintRow(">= 1920x1080 JPEG", large_jpeg);
+  PrintRow("all GIF (no baseline)", gifs);
+  if (all.images == 0) {
+    fmt::print("no image other than GIF: no OpenCV baseline, no ratios\n");
+    return failed ? 1 : 0;
+  }
+  auto rate = [](double seconds, int images) { return seconds > 0 ? images / seconds : 0.0; };
+  fmt::print("\nimages/s per core (all, no GIF): decode {:.1f}, exact {:.1f}, exact+dih {:.1f}, fast {:.1f}\n",
+             rate(all.decode, all.images), rate(all.exact, all.images), rate(all.dihedral, all.images),
+             rate(all.fast, all.images));
+  if (large.images > 0) {
+    fmt::print("images/s per core (>= 1920x1080): decode {:.1f}, exact {:.1f}, exact+dih {:.1f}, fast {:.1f}\n",
+               rate(large.decode, large.images), rate(large.exact, large.images),
+               rate(large.dihedral, large.images), rate(large.fast, large.images));
+  }
+  fmt::print("RATIO exact/decode (all): {:.2f}  (target <= 1.3)\n", all.exact / all.decode);
+  if (large.images > 0) {
+    fmt::print("RATIO exact/decode (>= 1920x1080): {:.2f}  (target <= 1.3)\n", large.exact / large.decode);
+    fmt::print("RATIO exact/fast (>= 1920x1080): {:.2f}  (fast is that many times faster)\n",
+               large.exact / large.fast);
+  }
+  if (large_jpeg.images > 0) {
+    fmt::print("RATIO exact/fast (>= 1920x1080 JPEG): {:.2f}\n", large_jpeg.exact / large_jpeg.fast);
   }
 
-  auto line = [](const char* name, const Phase& p, const Phase& decode) {
-    if (p.images == 0) return;
-    fmt::print("  {:<10} {:8.1f} images/s per core  {:7.2f} ms/image  {:.2f}x decode time\n", name, p.Rate(),
-               1e3 * p.seconds / p.images, p.seconds / decode.seconds);
-  };
-  fmt::print("all images ({} runs of {}):\n", repeat, files.size());
-  line("decode", decode_all, decode_all);
-  line("exact", exact_all, decode_all);
-  line("exact+dih", dih_all, decode_all);
-  line("fast", fast_all, decode_all);
-  fmt::print("images of at least 1920x1080 ({} of {}):\n", decode_large.images / repeat, files.size());
-  line("decode", decode_large, decode_large);
-  line("exact", exact_large, decode_large);
-  line("exact+dih", dih_large, decode_large);
-  line("fast", fast_large, decode_large);
-  if (fast_large.images > 0) {
-    fmt::print("  fast is {:.2f}x faster than exact on these\n", exact_large.seconds / fast_large.seconds);
-  }
-  if (!large_jpegs.empty()) {
-    auto [e, unused_e] = Time(large_jpegs, repeat, [&](const File& f) {
-      absl::StatusOr<DecodedImage> image = DecodeImage(Bytes(f.bytes), ImageLimits());
-      failed |= !image.ok() || !hasher.Hash(*image).ok();
-    });
-    auto [q, unused_q] = Time(large_jpegs, repeat, [&](const File& f) {
-      absl::StatusOr<DecodedImage> image = DecodeImageFast(Bytes(f.bytes), ImageLimits(), fast);
-      failed |= !image.ok() || !hasher.Hash(*image).ok();
-    });
-    fmt::print(
-        "JPEGs of at least 1920x1080 ({}): exact {:.1f} images/s, fast {:.1f} images/s, "
-        "fast is {:.2f}x faster\n",
-        large_jpegs.size(), e.Rate(), q.Rate(), e.seconds / q.seconds);
-  }
-
-  fmt::print("fast vs exact hash, Hamming distance per image (min_side {}):\n", fast.min_side);
+  fmt::print("\nfast vs exact hash, Hamming distance per image (min_side {}):\n", fast.min_side);
   int max_distance = 0;
   double sum = 0;
   int reduced = 0;

@@ -9,6 +9,7 @@ std::string_view HashTypeName(HashType type) {
     case HashType::kMd5: return "md5";
     case HashType::kSha1: return "sha1";
     case HashType::kSha256: return "sha256";
+    case HashType::kPdq: return "pdq";
   }
   return "unknown";
 }
@@ -18,6 +19,7 @@ bool ParseHashType(std::string_view name, HashType* out) {
   if (lower == "md5") { *out = HashType::kMd5; return true; }
   if (lower == "sha1" || lower == "sha-1") { *out = HashType::kSha1; return true; }
   if (lower == "sha256" || lower == "sha-256") { *out = HashType::kSha256; return true; }
+  if (lower == "pdq") { *out = HashType::kPdq; return true; }
   return false;
 }
 
@@ -26,8 +28,21 @@ size_t HashTypeLength(HashType type) {
     case HashType::kMd5: return 16;
     case HashType::kSha1: return 20;
     case HashType::kSha256: return 32;
+    case HashType::kPdq: return 32;
   }
   return 0;
+}
+
+bool IsCryptographicHashType(HashType type) {
+  switch (type) {
+    case HashType::kMd5:
+    case HashType::kSha1:
+    case HashType::kSha256:
+      return true;
+    case HashType::kPdq:
+      return false;
+  }
+  return false;
 }
 
 std::string_view DigestSet::Get(HashType type) const {
@@ -38,6 +53,7 @@ std::string_view DigestSet::Get(HashType type) const {
     case HashType::kMd5: return view(md5);
     case HashType::kSha1: return view(sha1);
     case HashType::kSha256: return view(sha256);
+    case HashType::kPdq: return {};
   }
   return {};
 }

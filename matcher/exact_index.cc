@@ -16,9 +16,10 @@ class ExactIndex::ListIndex {
  public:
   ListIndex(const std::string& name, const std::string& version, const std::vector<HashListEntry>& entries)
       : name_(name), version_(version) {
-    size_t counts[3] = {0, 0, 0};
+    size_t counts[4] = {0, 0, 0, 0};  // indexed by HashType
     size_t id_bytes = 0;
     for (const HashListEntry& e : entries) {
+      if (!IsCryptographicHashType(e.type)) continue;
       ++counts[static_cast<int>(e.type)];
       id_bytes += e.entry_id.size();
     }
@@ -40,6 +41,8 @@ class ExactIndex::ListIndex {
           break;
         case HashType::kSha256:
           inserted = Insert(sha256_, e.digest, index);
+          break;
+        case HashType::kPdq:  // matched by distance, in matcher/pdq_matcher.h
           break;
       }
       if (!inserted) continue;

@@ -1,5 +1,7 @@
 // ExactIndex: the in-memory set of every loaded list's MD5, SHA-1 and
 // SHA-256 digests, answering "which list entries have exactly this digest?".
+// A list's PDQ entries (HashType::kPdq) are not held here: they match by
+// distance, in matcher/pdq_matcher.h.
 //
 // Thread-safe: any number of concurrent Lookup() calls may run while other
 // threads call ReplaceList()/RemoveList() (writers are serialised). A list is
@@ -55,8 +57,8 @@ class ExactIndex {
   ExactIndex& operator=(const ExactIndex&) = delete;
 
   // Installs `entries` as the whole content of `list_name` (replacing any
-  // previous version). Entries whose digest length does not match their
-  // type are ignored; for a repeated (type, digest) the first entry wins
+  // previous version). PDQ entries, and entries whose digest length does
+  // not match their type, are ignored; for a repeated (type, digest) the first entry wins
   // (ParseHashList output has neither). A list holds at most 2^32 - 1
   // entries; further ones are ignored (the parser's default limit is 10^8).
   void ReplaceList(const std::string& list_name, const std::string& list_version,
@@ -68,7 +70,7 @@ class ExactIndex {
   // Ordered by list name, then type (MD5, SHA-1, SHA-256), then entry id.
   std::vector<ExactMatch> Lookup(const DigestSet& digests) const;
 
-  // Number of entries over all lists.
+  // Number of (MD5, SHA-1, SHA-256) entries over all lists.
   size_t size() const;
   // (list name, entry count), ordered by list name.
   std::vector<std::pair<std::string, size_t>> ListSizes() const;

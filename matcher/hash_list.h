@@ -1,6 +1,8 @@
-// HashList: one parsed hash list (known CSAM / terrorist content digests), as
-// produced by matcher/hash_list_parser.h and consumed by
-// matcher/exact_index.h. Plain values; no internal synchronisation.
+// HashList: one parsed hash list (known CSAM / terrorist content digests and
+// PDQ perceptual hashes), as produced by matcher/hash_list_parser.h and
+// consumed by matcher/exact_index.h (the MD5, SHA-1 and SHA-256 entries) and
+// matcher/pdq_matcher.h (the PDQ entries; PdqIndexEntriesFromHashList()).
+// Plain values; no internal synchronisation.
 //
 // The file format is described in docs/hash-lists.md.
 #pragma once
@@ -16,7 +18,10 @@ namespace takedown {
 
 struct HashListEntry {
   HashType type = HashType::kMd5;
-  std::string digest;  // raw bytes, HashTypeLength(type) long
+  // Raw bytes, HashTypeLength(type) long. For kPdq: the 32 bytes that the
+  // 64 hex digits of the list spell, in that order (so HexEncode(digest) is
+  // the hash's PdqHash::ToHex() form).
+  std::string digest;
   ContentCategory category = ContentCategory::kOther;
   std::string entry_id;  // unique within the list; see IsValidEntryId()
   std::vector<std::string> tags;

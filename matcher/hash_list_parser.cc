@@ -70,6 +70,8 @@ std::string_view DisplayHashType(HashType type) {
       return "SHA-1";
     case HashType::kSha256:
       return "SHA-256";
+    case HashType::kPdq:
+      return "PDQ hash";
   }
   return "digest";
 }
@@ -268,7 +270,7 @@ std::optional<std::string> HashListBuilder::ParseEntry(const std::array<std::str
                                                        size_t field_count, uint64_t line_number,
                                                        HashListEntry& entry) {
   if (!ParseHashType(fields[0], &entry.type)) {
-    return fmt::format("unknown hash type {}; expected md5, sha1 or sha256", Quote(fields[0]));
+    return fmt::format("unknown hash type {}; expected md5, sha1, sha256 or pdq", Quote(fields[0]));
   }
 
   std::string_view hex = fields[1];

@@ -1,6 +1,7 @@
 // Parser of plain hash-list files: one `hash_type,hash,category[,entry_id[,tags]]`
-// entry per line, comma- or tab-separated. The format and every error message
-// are described in docs/hash-lists.md.
+// entry per line, comma- or tab-separated; hash_type is md5, sha1, sha256 or
+// pdq (a 256-bit PDQ hash as 64 hex digits), and one list may mix them. The
+// format and every error message are described in docs/hash-lists.md.
 //
 // All or nothing: a file with any bad line yields only an error, never a
 // partial HashList, so a caller can parse a new version completely before

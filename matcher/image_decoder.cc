@@ -1,6 +1,7 @@
 #include "matcher/image_decoder.h"
 
-#include "matcher/decoded_image_from_bgr.h"
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <climits>
 #include <cstring>
@@ -14,9 +15,12 @@
 #pragma GCC diagnostic ignored "-Wdeprecated-enum-enum-conversion"
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc/hal/hal.hpp>
 #pragma GCC diagnostic pop
 
 #include "absl/status/status.h"
+#include "matcher/decoded_image_from_bgr.h"
+#include "matcher/gif_decoder.h"
 
 namespace takedown {
 namespace {
@@ -302,41 +306,154 @@ absl::StatusOr<ImageHeader> ReadTiffHeader(const Bytes& b) {
 }
 
 
+// Hands OpenCV a caller's buffer for the one matrix a decode creates, so the
+// decoder writes its full-size output there and nowhere else. A request of
+// another shape (the decoder disagreeing with our header reader) gets
+// ordinary memory. Unlike a preset destination matrix, this leaves the
+// matrix empty when the decoder gives up before creating it, so failure
+// stays visible.
+class TargetAllocator : public cv::MatAllocator {
+ public:
+  TargetAllocator(uint8_t* target, int rows, int cols)
+      : target_(target), rows_(rows), cols_(cols) {}
+
+  cv::UMatData* allocate(int dims, const int* sizes, int type, void* data, size_t* step,
+                         cv::AccessFlag flags, cv::UMatUsageFlags usage) const override {
+    if (data != nullptr || target_ == nullptr || dims != 2 || sizes[0] != rows_ ||
+        sizes[1] != cols_ || type != CV_8UC3) {
+      return cv::Mat::getStdAllocator()->allocate(dims, sizes, type, data, step, flags, usage);
+    }
+    step[1] = 3;
+    step[0] = static_cast<size_t>(cols_) * 3;
+    auto* u = new cv::UMatData(this);
+    u->data = u->origdata = target_;
+    u->size = step[0] * static_cast<size_t>(rows_);
+    u->flags |= cv::UMatData::USER_ALLOCATED;
+    target_ = nullptr;  // One matrix only.
+    return u;
+  }
+
+  bool allocate(cv::UMatData* u, cv::AccessFlag, cv::UMatUsageFlags) const override {
+    return u != nullptr;
+  }
+
+  void deallocate(cv::UMatData* u) const override { delete u; }
+
+ private:
+  mutable uint8_t* target_;
+  const int rows_;
+  const int cols_;
+};
+
 }  // namespace
+
+std::vector<uint8_t> AllocatePixels(size_t bytes) {
+  // Below this, a buffer usually comes from malloc's heap and few pages fault.
+  constexpr size_t kHugePageThreshold = size_t{4} << 20;
+  std::vector<uint8_t> pixels;
+  pixels.reserve(bytes);
+  if (bytes >= kHugePageThreshold) {
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t start = (reinterpret_cast<uintptr_t>(pixels.data()) + page - 1) & ~(page - 1);
+    const uintptr_t end = (reinterpret_cast<uintptr_t>(pixels.data()) + bytes) & ~(page - 1);
+    // Advice only: without transparent huge pages this fails and changes nothing.
+    if (end > start) madvise(reinterpret_cast<void*>(start), end - start, MADV_HUGEPAGE);
+  }
+  pixels.resize(bytes);
+  return pixels;
+}
+
+void FinishBgrInPlace(DecodedImage& image) {
+  const size_t count = static_cast<size_t>(image.width) * static_cast<size_t>(image.height);
+  uint8_t* p = image.pixels.data();
+  // A colour photo fails this test at its first pixels; only grey images are
+  // scanned to the end.
+  bool grey = true;
+  for (size_t i = 0; i < count; ++i) {
+    if (p[3 * i] != p[3 * i + 1] || p[3 * i + 1] != p[3 * i + 2]) {
+      grey = false;
+      break;
+    }
+  }
+  if (grey) {
+    for (size_t i = 0; i < count; ++i) p[i] = p[3 * i];
+    image.pixels.resize(count);
+    image.channels = 1;
+    return;
+  }
+  // One row per call: OpenCV runs a one-row range on this thread instead of
+  // its thread pool, and its vectorised swap works in place (each block is
+  // loaded before it is stored).
+  const size_t row_bytes = static_cast<size_t>(image.width) * 3;
+  for (int y = 0; y < image.height; ++y) {
+    uint8_t* row = p + static_cast<size_t>(y) * row_bytes;
+    cv::hal::cvtBGRtoBGR(row, row_bytes, row, row_bytes, image.width, 1, CV_8U, 3, 3,
+                         /*swapBlue=*/true);
+  }
+  image.channels = 3;
+}
 
 DecodedImage DecodedImageFromBgr(const cv::Mat& bgr, ImageFormat format) {
   DecodedImage image;
   image.format = format;
   image.width = bgr.cols;
   image.height = bgr.rows;
-  bool grey = true;
-  for (int y = 0; y < bgr.rows && grey; ++y) {
-    const uint8_t* row = bgr.ptr<uint8_t>(y);
-    for (int x = 0; x < bgr.cols; ++x) {
-      const uint8_t* p = row + 3 * x;
-      if (p[0] != p[1] || p[1] != p[2]) {
-        grey = false;
-        break;
-      }
-    }
-  }
-  image.channels = grey ? 1 : 3;
-  image.pixels.resize(static_cast<size_t>(bgr.cols) * bgr.rows * image.channels);
-  uint8_t* out = image.pixels.data();
+  image.pixels = AllocatePixels(static_cast<size_t>(bgr.cols) * bgr.rows * 3);
+  const size_t row_bytes = static_cast<size_t>(bgr.cols) * 3;
   for (int y = 0; y < bgr.rows; ++y) {
-    const uint8_t* row = bgr.ptr<uint8_t>(y);
-    for (int x = 0; x < bgr.cols; ++x) {
-      const uint8_t* p = row + 3 * x;
-      if (grey) {
-        *out++ = p[0];
-      } else {
-        *out++ = p[2];
-        *out++ = p[1];
-        *out++ = p[0];
-      }
-    }
+    std::memcpy(image.pixels.data() + y * row_bytes, bgr.ptr<uint8_t>(y), row_bytes);
   }
+  FinishBgrInPlace(image);
   return image;
+}
+
+absl::StatusOr<DecodedImage> DecodeWithOpenCv(std::span<const uint8_t> bytes, int flags,
+                                              ImageFormat format, int width, int height,
+                                              const ImageLimits& limits) {
+  const std::string_view name = ImageFormatName(format);
+  if (bytes.size() > static_cast<size_t>(INT_MAX)) {
+    return absl::ResourceExhaustedError(
+        fmt::format("{} image is {} bytes, more than the decoder accepts", name, bytes.size()));
+  }
+  // OpenCV decodes straight into the returned buffer (TargetAllocator), so
+  // the image is written once and never copied; B,G,R then become R,G,B in
+  // place.
+  DecodedImage image;
+  image.format = format;
+  image.width = width;
+  image.height = height;
+  image.pixels = AllocatePixels(static_cast<size_t>(width) * static_cast<size_t>(height) * 3);
+  const TargetAllocator allocator(image.pixels.data(), height, width);
+  cv::Mat decoded;
+  decoded.allocator = const_cast<TargetAllocator*>(&allocator);
+  try {
+    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
+                          const_cast<uint8_t*>(bytes.data()));
+    cv::imdecode(encoded, flags, &decoded);
+  } catch (const std::exception& e) {
+    return absl::DataLossError(
+        fmt::format("{} image ({}x{}) could not be decoded: {}", name, width, height, e.what()));
+  }
+  if (decoded.empty()) {
+    return absl::DataLossError(fmt::format(
+        "{} image ({}x{}, {} bytes) could not be decoded: the data is corrupt, "
+        "truncated, or a variant of the format the decoder does not support",
+        name, width, height, bytes.size()));
+  }
+  if (decoded.data == image.pixels.data()) {
+    FinishBgrInPlace(image);
+    return image;
+  }
+  // The decoder produced another size or type than expected (OpenCV then
+  // allocated its own matrix).
+  if (decoded.type() != CV_8UC3 ||
+      uint64_t{static_cast<uint32_t>(decoded.cols)} * static_cast<uint32_t>(decoded.rows) >
+          limits.max_pixels) {
+    return absl::DataLossError(
+        fmt::format("{} image: expected {}x{} but the decoder produced {}x{} of type {}", name,
+                    width, height, decoded.cols, decoded.rows, decoded.type()));
+  }
+  return DecodedImageFromBgr(decoded, format);
 }
 
 std::string_view ImageFormatName(ImageFormat format) {
@@ -383,7 +500,6 @@ absl::StatusOr<DecodedImage> DecodeImage(std::span<const uint8_t> bytes,
                                          const ImageLimits& limits) {
   auto header = ReadImageHeader(bytes);
   if (!header.ok()) return header.status();
-  const std::string_view name = ImageFormatName(header->format);
   const uint64_t pixels = uint64_t{header->width} * header->height;
   if (pixels > limits.max_pixels) {
     return absl::ResourceExhaustedError(
@@ -399,6 +515,7 @@ absl::StatusOr<DecodedImage> DecodeImage(std::span<const uint8_t> bytes,
           header->width, header->height, bytes.size()));
     }
   }
+  if (header->format == ImageFormat::kGif) return DecodeGif(bytes, limits);
   constexpr uint8_t kWebpAnimationFlag = 0x02;
   if (header->format == ImageFormat::kWebp && Bytes(bytes).StartsWith(12, "VP8X") &&
       (bytes[20] & kWebpAnimationFlag) != 0) {
@@ -406,41 +523,9 @@ absl::StatusOr<DecodedImage> DecodeImage(std::span<const uint8_t> bytes,
         "WebP image ({}x{}) is animated; animated WebP is not supported", header->width,
         header->height));
   }
-  if (bytes.size() > static_cast<size_t>(INT_MAX)) {
-    return absl::ResourceExhaustedError(
-        fmt::format("{} image is {} bytes, more than the decoder accepts", name,
-                    bytes.size()));
-  }
-  cv::Mat decoded;
-  try {
-    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
-                          const_cast<uint8_t*>(bytes.data()));
-    decoded = cv::imdecode(encoded, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
-  } catch (const std::exception& e) {
-    return absl::DataLossError(fmt::format("{} image ({}x{}) could not be decoded: {}",
-                                           name, header->width, header->height,
-                                           e.what()));
-  }
-  if (decoded.empty()) {
-    if (header->format == ImageFormat::kGif) {
-      return absl::UnimplementedError(fmt::format(
-          "GIF image ({}x{}): this OpenCV build has no GIF decoder", header->width,
-          header->height));
-    }
-    return absl::DataLossError(fmt::format(
-        "{} image ({}x{}, {} bytes) could not be decoded: the data is corrupt, "
-        "truncated, or a variant of the format the decoder does not support",
-        name, header->width, header->height, bytes.size()));
-  }
-  if (decoded.type() != CV_8UC3 ||
-      uint64_t{static_cast<uint32_t>(decoded.cols)} * static_cast<uint32_t>(decoded.rows) >
-          limits.max_pixels) {
-    return absl::DataLossError(fmt::format(
-        "{} image: header says {}x{} but the decoder produced {}x{} of type {}",
-        name, header->width, header->height, decoded.cols, decoded.rows,
-        decoded.type()));
-  }
-  return DecodedImageFromBgr(decoded, header->format);
+  return DecodeWithOpenCv(bytes, cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION,
+                          header->format, static_cast<int>(header->width),
+                          static_cast<int>(header->height), limits);
 }
 
 }  // namespace takedown

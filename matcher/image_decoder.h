@@ -4,8 +4,10 @@
 // (JPEG SOF, PNG IHDR, GIF logical screen, BMP DIB header, WebP VP8/VP8L/VP8X,
 // TIFF first IFD) and refuses an image whose width x height exceeds
 // ImageLimits::max_pixels before any pixel is decoded, so decompression bombs
-// cost nothing. Only then are the bytes decoded (OpenCV imgcodecs, which uses
-// the system libjpeg-turbo, libpng, libwebp and libtiff).
+// cost nothing. Only then are the bytes decoded: GIF by our own decoder
+// (matcher/gif_decoder.h: the first frame), the others by OpenCV imgcodecs
+// (the system libjpeg-turbo, libpng, libwebp and libtiff), which writes
+// straight into the returned buffer.
 //
 // The result is what the PDQ reference implementation sees when it reads the
 // same file through ImageMagick: EXIF/TIFF orientation is NOT applied, alpha is
@@ -15,14 +17,15 @@
 // takes the grey value as luma instead of 0.299 R + 0.587 G + 0.114 B).
 //
 // Errors (never exceptions, never a crash):
-//   InvalidArgument   not one of the formats above, or a malformed header;
+//   InvalidArgument   not one of the formats above, or a malformed header
+//                     (or GIF structure);
 //   ResourceExhausted over max_pixels ("image is WxH = N pixels, over
 //                     max_image_pixels M");
 //   DataLoss          header or data cut short, or the decoder rejected the
 //                     data as corrupt;
 //   Unimplemented     an image whose header we read but that this OpenCV build
-//                     cannot decode (GIF with OpenCV 4.6, animated WebP, JPEG
-//                     whose height comes in a DNL marker).
+//                     cannot decode (animated WebP, JPEG whose height comes in
+//                     a DNL marker).
 //
 // All functions are thread-safe (no shared state).
 #pragma once

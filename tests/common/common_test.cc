@@ -1,4 +1,5 @@
 #include <atomic>
+#include <string>
 #include <thread>
 
 #include "common/bounded_queue.h"
@@ -86,9 +87,23 @@ TEST(DigestSet, NamesAndLengths) {
   EXPECT_EQ(t, HashType::kSha256);
   EXPECT_EQ(HashTypeLength(t), 32u);
   EXPECT_FALSE(ParseHashType("crc32", &t));
+  EXPECT_TRUE(IsCryptographicHashType(HashType::kSha1));
   ContentCategory c;
   ASSERT_TRUE(ParseContentCategory("Terrorist", &c));
   EXPECT_EQ(ContentCategoryName(c), "terrorist");
+}
+
+TEST(DigestSet, PdqIsAHashTypeButNotADigest) {
+  HashType t = HashType::kMd5;
+  ASSERT_TRUE(ParseHashType("PDQ", &t));
+  EXPECT_EQ(t, HashType::kPdq);
+  EXPECT_EQ(HashTypeName(HashType::kPdq), "pdq");
+  EXPECT_EQ(HashTypeLength(HashType::kPdq), 32u);
+  EXPECT_FALSE(IsCryptographicHashType(HashType::kPdq));
+  DigestSet digests;
+  digests.sha256.fill(0xAB);
+  EXPECT_TRUE(digests.Get(HashType::kPdq).empty());
+  EXPECT_EQ(digests.Get(HashType::kSha256), std::string(32, '\xAB'));
 }
 
 TEST(FakeClock, MovesOnlyWhenAdvanced) {

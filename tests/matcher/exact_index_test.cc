@@ -108,6 +108,25 @@ TEST(ExactIndex, ReplaceListSwapsTheWholeListAndRemoveListDropsIt) {
   EXPECT_EQ(index.ListSizes(), (std::vector<std::pair<std::string, size_t>>{{"b", 0}}));
 }
 
+// PDQ entries are matched by distance elsewhere: a PDQ entry whose 32 bytes
+// equal an object's SHA-256 must not match it, and is not counted.
+TEST(ExactIndex, IgnoresPdqEntries) {
+  ExactIndex index;
+  HashListEntry pdq = Entry(HashType::kPdq, 3, "p-3");
+  ASSERT_EQ(pdq.digest, Digest(3, 32));
+  index.ReplaceList("mixed", "v1", {pdq, Entry(HashType::kMd5, 1, "m-1"), Entry(HashType::kSha256, 4, "s-4")});
+  EXPECT_EQ(index.size(), 2u);
+  EXPECT_EQ(index.ListSizes(), (std::vector<std::pair<std::string, size_t>>{{"mixed", 2}}));
+  EXPECT_TRUE(index.Lookup(Query(0, 0, 3)).empty());
+  EXPECT_EQ(Describe(index.Lookup(Query(1, 0, 4))),
+            (std::vector<std::string>{"mixed@v1/md5/m-1/csam", "mixed@v1/sha256/s-4/csam"}));
+
+  index.ReplaceList("only-pdq", "v1", {Entry(HashType::kPdq, 5, "p-5")});
+  EXPECT_EQ(index.ListSizes(),
+            (std::vector<std::pair<std::string, size_t>>{{"mixed", 2}, {"only-pdq", 0}}));
+  EXPECT_TRUE(index.Lookup(Query(5, 5, 5)).empty());
+}
+
 TEST(ExactIndex, IgnoresBadLengthsAndKeepsTheFirstOfRepeatedDigests) {
   ExactIndex index;
   HashListEntry bad = Entry(HashType::kMd5, 7, "bad");

@@ -184,6 +184,39 @@ TEST(ParseHashList, DuplicateDigestsKeepTheFirstAndAreCounted) {
   EXPECT_EQ(list->duplicate_lines, 2u);
 }
 
+TEST(ParseHashList, AcceptsPdqLinesMixedWithDigests) {
+  // A PDQ hash in the reference's hex form; the same hex as a SHA-256 is a
+  // different entry (the key is type and digest).
+  const std::string pdq = "d8f8f0cee0f4a84f0637022a078f67f0b36e2ed596621e1d33e6339c4e9c9b22";
+  std::string upper = pdq;
+  for (char& c : upper) c = static_cast<char>(toupper(c));
+  std::string content = "hash_type,hash,category,entry_id,tags\n"
+                        "md5," + Md5(1) + ",csam,m-1\n"
+                        "pdq," + pdq + ",csam,p-1,series:bridge\n"
+                        "sha256," + pdq + ",other,s-1\n"
+                        "PDQ," + upper + ",terrorist,p-dup\n"
+                        "pdq," + Sha256(9) + ",terrorist\n";
+  auto list = Parse(content);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->entries.size(), 4u);
+  EXPECT_EQ(list->duplicate_lines, 1u);
+
+  const HashListEntry& p = list->entries[1];
+  EXPECT_EQ(p.type, HashType::kPdq);
+  EXPECT_EQ(p.digest.size(), 32u);
+  EXPECT_EQ(HexEncode(p.digest), pdq);
+  EXPECT_EQ(p.category, ContentCategory::kCsam);
+  EXPECT_EQ(p.entry_id, "p-1");
+  EXPECT_THAT(p.tags, ElementsAre("series:bridge"));
+  EXPECT_EQ(p.line, 3u);
+
+  EXPECT_EQ(list->entries[2].type, HashType::kSha256);
+  EXPECT_EQ(list->entries[2].digest, p.digest);
+  EXPECT_EQ(list->entries[3].type, HashType::kPdq);
+  EXPECT_EQ(list->entries[3].entry_id, "6");
+  EXPECT_EQ(HexEncode(list->entries[3].digest), Sha256(9));
+}
+
 struct ErrorCase {
   const char* name;
   std::string content;
@@ -207,7 +240,14 @@ TEST(ParseHashList, ReportsEachErrorWithItsLine) {
       {"unknown category", ok1 + "\n# c\nmd5," + Md5(2) + ",cp\n",
        "t.csv:4: unknown category 'cp'; expected csam, terrorist or other"},
       {"unknown hash type", "crc32,deadbeef,csam\n",
-       "t.csv:1: unknown hash type 'crc32'; expected md5, sha1 or sha256"},
+       "t.csv:1: unknown hash type 'crc32'; expected md5, sha1, sha256 or pdq"},
+      {"pdq too short", ok1 + "pdq," + Sha1(2) + ",csam\n",
+       fmt::format("t.csv:2: '{}' is not a 64-hex-digit PDQ hash (it has 40 hex digits: is the hash_type right?)",
+                   Sha1(2))},
+      {"pdq too long", "pdq," + Sha256(2) + "0,csam\n",
+       fmt::format("t.csv:1: '{}...' is not a 64-hex-digit PDQ hash", Sha256(2))},  // shown cut at 64
+      {"pdq non-hex", ok1 + "\npdq," + std::string(63, 'f') + "x,terrorist\n",
+       fmt::format("t.csv:3: '{}x' is not a 64-hex-digit PDQ hash", std::string(63, 'f'))},
       {"too few fields", ok1 + "md5," + Md5(2) + "\n",
        "t.csv:2: expected at least 3 fields (hash_type, hash, category), found 2"},
       {"too many fields", ok1 + "md5," + Md5(2) + ",csam,b,t,extra,more\n",
