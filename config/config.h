@@ -42,6 +42,8 @@ struct LimitsConfig {
   uint64_t hash_list_max_line_bytes = 4096;
   uint64_t hash_list_max_entries = 100'000'000;
   uint64_t hash_list_max_bytes = 16ull << 30;
+  uint64_t max_image_pixels = 1ull << 26;  // larger images: recorded, not decoded
+  uint64_t max_image_bytes = 64ull << 20;  // larger image files: not PDQ-hashed
 
   bool operator==(const LimitsConfig&) const = default;
 };
@@ -62,11 +64,38 @@ struct SourceConfig {
   bool operator==(const SourceConfig&) const = default;
 };
 
+enum class ListKind {
+  kBlocklist,  // "blocklist": matches make cases
+  kAllowlist,  // "allowlist": known false positives; vetoes matches
+};
+
+// "blocklist", "allowlist".
+std::string_view ListKindName(ListKind kind);
+
 struct HashListConfig {
   std::string name;  // REQUIRED; same rule as source ids, unique
   std::string path;  // REQUIRED
+  ListKind kind = ListKind::kBlocklist;
+  int pdq_threshold = 31;    // Hamming distance 0..256, inclusive
+  int pdq_min_quality = 50;  // 0..100; blocklists only
 
   bool operator==(const HashListConfig&) const = default;
+};
+
+enum class PdqMode {
+  kOff,    // "off": images are not PDQ-hashed
+  kExact,  // "exact": full decode, bit-exact with the reference
+  kFast,   // "fast": reduced JPEG decode; candidates re-hashed exactly
+};
+
+// "off", "exact", "fast".
+std::string_view PdqModeName(PdqMode mode);
+
+struct MatcherConfig {
+  PdqMode pdq = PdqMode::kExact;
+  int pdq_fast_extra_radius = 8;  // 0..64 bits added to a list's threshold in fast mode
+
+  bool operator==(const MatcherConfig&) const = default;
 };
 
 struct FileDropConfig {
@@ -89,6 +118,7 @@ struct TakedownConfig {
   LimitsConfig limits;
   std::vector<SourceConfig> sources;
   std::vector<HashListConfig> lists;
+  MatcherConfig matcher;
   NoticesConfig notices;
 
   bool operator==(const TakedownConfig&) const = default;

@@ -79,6 +79,9 @@ class ConfigReader {
       reader_.ForEach(*field, kMaxLists,
                       [&](const YamlField& item) { config.lists.push_back(ReadList(item)); });
     }
+    if (std::optional<YamlField> field = top.Optional("matcher")) {
+      ReadMatcher(*field, config.matcher);
+    }
     if (std::optional<YamlField> field = top.Optional("notices")) {
       ReadNotices(*field, config.notices);
     }
@@ -118,6 +121,8 @@ class ConfigReader {
     map.ReadByteSize("hash_list_max_line_bytes", 64, 1 << 20, &limits.hash_list_max_line_bytes);
     map.ReadInteger("hash_list_max_entries", 1, 10'000'000'000, &limits.hash_list_max_entries);
     map.ReadByteSize("hash_list_max_bytes", 1, kPiB, &limits.hash_list_max_bytes);
+    map.ReadInteger("max_image_pixels", 1, uint64_t{1} << 40, &limits.max_image_pixels);
+    map.ReadByteSize("max_image_bytes", 1, 4ull << 30, &limits.max_image_bytes);
     map.Finish();
   }
 
@@ -160,8 +165,25 @@ class ConfigReader {
     MapReader map(reader_, field);
     ReadId(map.Required("name"), "list name", list_names_, &list.name);
     ReadPath(map.Required("path"), &list.path);
+    map.ReadChoice<ListKind>("kind",
+                             {{ListKindName(ListKind::kBlocklist), ListKind::kBlocklist},
+                              {ListKindName(ListKind::kAllowlist), ListKind::kAllowlist}},
+                             &list.kind);
+    map.ReadInteger("pdq_threshold", 0, 256, &list.pdq_threshold);
+    map.ReadInteger("pdq_min_quality", 0, 100, &list.pdq_min_quality);
     map.Finish();
     return list;
+  }
+
+  void ReadMatcher(const YamlField& field, MatcherConfig& matcher) {
+    MapReader map(reader_, field);
+    map.ReadChoice<PdqMode>("pdq",
+                            {{PdqModeName(PdqMode::kOff), PdqMode::kOff},
+                             {PdqModeName(PdqMode::kExact), PdqMode::kExact},
+                             {PdqModeName(PdqMode::kFast), PdqMode::kFast}},
+                            &matcher.pdq);
+    map.ReadInteger("pdq_fast_extra_radius", 0, 64, &matcher.pdq_fast_extra_radius);
+    map.Finish();
   }
 
   void ReadNotices(const YamlField& field, NoticesConfig& notices) {

@@ -11,10 +11,10 @@
 namespace takedown {
 namespace {
 
-std::string MatchKey(std::string_view case_id, const ExactMatch& m) {
+std::string MatchKey(std::string_view case_id, std::string_view list, std::string_view type,
+                     std::string_view entry_id) {
   std::string key(case_id);
-  for (std::string_view part : {std::string_view(m.entry.list_name), HashTypeName(m.type),
-                                std::string_view(m.entry.entry_id)}) {
+  for (std::string_view part : {list, type, entry_id}) {
     key.push_back('\0');
     key.append(part);
   }
@@ -27,15 +27,52 @@ CaseRecorder::CaseRecorder(Store& store, AuditLog& audit, Clock& clock, DaemonMe
                            std::function<void()> on_notice)
     : store_(store), audit_(audit), clock_(clock), metrics_(metrics), on_notice_(std::move(on_notice)) {}
 
+absl::Status CaseRecorder::RecordVeto(const ObjectRecord& record, const std::vector<ExactMatch>& allowlist_hits,
+                                      const std::vector<PdqVeto>& pdq_vetoes, bool write_object,
+                                      const std::string& actor) {
+  Store::Batch batch;
+  if (write_object) {
+    batch.Put(Cf::kObjects, ObjectKey(record.source_id, record.key), EncodeObjectRecord(record));
+  }
+  nlohmann::json details = {{"source_id", record.source_id},
+                            {"object_version", record.version},
+                            {"vetoed_matches", record.vetoed_matches}};
+  PutJsonBytes(details, "key", record.key);
+  nlohmann::json allowlist = nlohmann::json::array();
+  for (const ExactMatch& m : allowlist_hits) {
+    allowlist.push_back({{"allowlist", m.entry.list_name},
+                         {"allowlist_version", m.entry.list_version},
+                         {"allowlist_entry_id", m.entry.entry_id},
+                         {"hash_type", std::string(HashTypeName(m.type))}});
+  }
+  if (!allowlist.empty()) details["allowlist_hits"] = std::move(allowlist);
+  nlohmann::json pdq = nlohmann::json::array();
+  for (const PdqVeto& v : pdq_vetoes) {
+    pdq.push_back({{"list", v.match.list_name},
+                   {"entry_id", v.match.entry_id},
+                   {"distance", v.match.distance},
+                   {"threshold", v.match.threshold},
+                   {"allowlist", v.allowlist_name},
+                   {"allowlist_version", v.allowlist_version},
+                   {"allowlist_entry_id", v.allowlist_entry_id},
+                   {"allowlist_distance", v.distance},
+                   {"allowlist_threshold", v.threshold}});
+  }
+  if (!pdq.empty()) details["pdq_vetoes"] = std::move(pdq);
+  return audit_.Commit(std::move(batch),
+                       {AuditEvent{actor, "match.veto", CaseIdFor(record.source_id, record.key), details}});
+}
+
 absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
-                                                   const std::vector<ExactMatch>& matches, bool write_object,
+                                                   const std::vector<ExactMatch>& matches,
+                                                   const std::vector<PdqListMatch>& pdq_matches, bool write_object,
                                                    const std::string& actor) {
   Store::Batch batch;
   if (write_object) {
     batch.Put(Cf::kObjects, ObjectKey(record.source_id, record.key), EncodeObjectRecord(record));
   }
   RecordOutcome outcome;
-  if (matches.empty()) {
+  if (matches.empty() && pdq_matches.empty()) {
     RETURN_IF_ERROR(store_.Write(std::move(batch), /*sync=*/false));
     return outcome;
   }
@@ -70,18 +107,9 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
   c.object.content_type = record.content_type;
 
   std::vector<AuditEvent> events;
-  for (const ExactMatch& m : matches) {
-    MatchEvidence evidence;
-    evidence.hash_type = std::string(HashTypeName(m.type));
-    evidence.digest_hex = HexEncode(m.digest);
-    evidence.list_name = m.entry.list_name;
-    evidence.list_version = m.entry.list_version;
-    evidence.entry_id = m.entry.entry_id;
-    evidence.category = std::string(ContentCategoryName(m.entry.category));
-    evidence.algorithm_version = "exact-1";
-    evidence.matched_at = now;
+  auto add = [&](MatchEvidence evidence) -> absl::Status {
     ASSIGN_OR_RETURN(bool added, AddEvidence(c, evidence));
-    if (!added) continue;
+    if (!added) return absl::OkStatus();
     ++outcome.evidence_added;
     if (CategorySeverity(evidence.category) > CategorySeverity(c.category)) c.category = evidence.category;
     nlohmann::json match_json = {{"case_id", case_id},
@@ -93,10 +121,48 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
                                  {"list_version", evidence.list_version},
                                  {"entry_id", evidence.entry_id},
                                  {"category", evidence.category},
+                                 {"algorithm_version", evidence.algorithm_version},
                                  {"matched_at", Rfc3339(now)}};
+    if (evidence.hash_type == "pdq") {
+      match_json["distance"] = evidence.distance;
+      match_json["threshold"] = evidence.threshold;
+      match_json["quality"] = evidence.quality;
+    }
     PutJsonBytes(match_json, "key", record.key);
-    batch.Put(Cf::kMatches, MatchKey(case_id, m), DumpJson(match_json));
+    batch.Put(Cf::kMatches, MatchKey(case_id, evidence.list_name, evidence.hash_type, evidence.entry_id),
+              DumpJson(match_json));
     metrics_.CountMatch(evidence.list_name, evidence.category);
+    return absl::OkStatus();
+  };
+  for (const ExactMatch& m : matches) {
+    MatchEvidence evidence;
+    evidence.hash_type = std::string(HashTypeName(m.type));
+    evidence.digest_hex = HexEncode(m.digest);
+    evidence.list_name = m.entry.list_name;
+    evidence.list_version = m.entry.list_version;
+    evidence.entry_id = m.entry.entry_id;
+    evidence.category = std::string(ContentCategoryName(m.entry.category));
+    evidence.algorithm_version = "exact-1";
+    evidence.matched_at = now;
+    RETURN_IF_ERROR(add(std::move(evidence)));
+  }
+  std::optional<PdqDihedral> dihedral = StoredPdqDihedral(record);
+  for (const PdqListMatch& m : pdq_matches) {
+    MatchEvidence evidence;
+    evidence.hash_type = "pdq";
+    evidence.digest_hex = dihedral ? dihedral->hashes[0].ToHex() : "";
+    evidence.list_name = m.list_name;
+    evidence.list_version = m.list_version;
+    evidence.entry_id = m.entry_id;
+    evidence.category = std::string(ContentCategoryName(m.category));
+    evidence.distance = m.distance;
+    evidence.threshold = m.threshold;
+    evidence.quality = m.quality;
+    evidence.algorithm_version = record.pdq_implementation.empty()
+                                     ? std::string(kPdqImplementationVersion)
+                                     : record.pdq_implementation + "/" + record.pdq_mode;
+    evidence.matched_at = now;
+    RETURN_IF_ERROR(add(std::move(evidence)));
   }
   if (outcome.evidence_added == 0 && !outcome.case_created) {
     RETURN_IF_ERROR(store_.Write(std::move(batch), /*sync=*/false));

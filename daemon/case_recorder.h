@@ -23,6 +23,7 @@
 #include "daemon/object_record.h"
 #include "daemon/store.h"
 #include "matcher/exact_index.h"
+#include "matcher/pdq_matcher.h"
 
 namespace takedown {
 
@@ -37,9 +38,21 @@ class CaseRecorder {
   CaseRecorder(Store& store, AuditLog& audit, Clock& clock, DaemonMetrics& metrics,
                std::function<void()> on_notice);
 
-  // Writes `record` (when `write_object` is set) and whatever `matches` add.
+  // Writes `record` (when `write_object` is set) and whatever `matches` and
+  // `pdq_matches` add.
   absl::StatusOr<RecordOutcome> Record(const ObjectRecord& record, const std::vector<ExactMatch>& matches,
-                                       bool write_object, const std::string& actor);
+                                       const std::vector<PdqListMatch>& pdq_matches, bool write_object,
+                                       const std::string& actor);
+  // Audits matches an allowlist vetoed ("match.veto": which entries, which
+  // allowlist entry, distances), with `record` in the same write when
+  // `write_object` is set. No case is made.
+  absl::Status RecordVeto(const ObjectRecord& record, const std::vector<ExactMatch>& allowlist_hits,
+                          const std::vector<PdqVeto>& pdq_vetoes, bool write_object, const std::string& actor);
+
+  absl::StatusOr<RecordOutcome> Record(const ObjectRecord& record, const std::vector<ExactMatch>& matches,
+                                       bool write_object, const std::string& actor) {
+    return Record(record, matches, {}, write_object, actor);
+  }
 
  private:
   Store& store_;

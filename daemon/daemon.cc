@@ -51,7 +51,25 @@ absl::Status Daemon::Init() {
   list_limits.max_line_bytes = config_.limits.hash_list_max_line_bytes;
   list_limits.max_entries = config_.limits.hash_list_max_entries;
   list_limits.max_bytes = config_.limits.hash_list_max_bytes;
-  lists_ = std::make_unique<HashListManager>(*store_, *audit_, index_, *recorder_, clock_, list_limits);
+  std::map<std::string, ListPolicy, std::less<>> policies;
+  for (const HashListConfig& list : config_.lists) {
+    ListPolicy policy;
+    policy.allowlist = list.kind == ListKind::kAllowlist;
+    policy.pdq.threshold = list.pdq_threshold;
+    policy.pdq.min_quality = list.pdq_min_quality;
+    policies.emplace(list.name, policy);
+  }
+  policies_ = std::make_unique<ListPolicies>(std::move(policies));
+  if (config_.matcher.pdq != PdqMode::kOff) {
+    PdqMatcherOptions pdq_options;
+    pdq_options.mode = config_.matcher.pdq == PdqMode::kFast ? PdqHashMode::kFast : PdqHashMode::kExact;
+    pdq_options.fast_extra_radius = config_.matcher.pdq_fast_extra_radius;
+    pdq_options.limits.max_pixels = config_.limits.max_image_pixels;
+    pdq_options.max_image_bytes = config_.limits.max_image_bytes;
+    ASSIGN_OR_RETURN(pdq_, PdqMatcher::Create(pdq_options));
+  }
+  lists_ = std::make_unique<HashListManager>(*store_, *audit_, index_, *recorder_, clock_, list_limits,
+                                             policies_.get(), pdq_.get());
   RETURN_IF_ERROR(metrics_->LoadCaseCounts(*store_));
   RETURN_IF_ERROR(lists_->LoadAll());
   for (const HashListConfig& list : config_.lists) {
@@ -65,7 +83,8 @@ absl::Status Daemon::Init() {
   ProcessorLimits limits;
   limits.max_object_bytes = config_.limits.max_object_bytes;
   limits.read_buffer_bytes = config_.limits.read_buffer_bytes;
-  processor_ = std::make_unique<ObjectProcessor>(*store_, index_, *recorder_, clock_, *metrics_, limits);
+  processor_ = std::make_unique<ObjectProcessor>(*store_, index_, *recorder_, clock_, *metrics_, limits,
+                                                 ProcessorMatching{pdq_.get(), policies_.get()});
 
   size_t workers = config_.daemon.workers > 0 ? config_.daemon.workers : std::thread::hardware_concurrency();
   pool_ = std::make_unique<ThreadPool>(workers, config_.daemon.queue_capacity);

@@ -25,6 +25,7 @@
 #include "daemon/case_recorder.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/hash_list_manager.h"
+#include "daemon/list_policy.h"
 #include "daemon/http_server.h"
 #include "daemon/metrics.h"
 #include "daemon/object_processor.h"
@@ -87,6 +88,8 @@ class Daemon {
   std::unique_ptr<Store> store_;
   std::unique_ptr<AuditLog> audit_;
   ExactIndex index_;
+  std::unique_ptr<ListPolicies> policies_;
+  std::unique_ptr<PdqMatcher> pdq_;  // null when matcher.pdq is off
   std::unique_ptr<OutboxDispatcher> outbox_;
   std::unique_ptr<CaseRecorder> recorder_;
   std::unique_ptr<HashListManager> lists_;

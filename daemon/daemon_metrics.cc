@@ -43,6 +43,8 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry)
                                                  ExponentialBuckets(0.0001, 4, 10)))),
       matches_(Must(registry.AddCounterFamily("takedown_matches_total", "Match evidence recorded.",
                                               {"list", "category"}))),
+      vetoes_(Must(registry.AddCounterFamily("takedown_matches_vetoed_total",
+                                             "Matches an allowlist vetoed (known false positives).", {"list"}))),
       cases_(Must(registry.AddGaugeFamily("takedown_cases", "Cases by state.", {"state"}))),
       errors_(Must(registry.AddCounterFamily("takedown_errors_total", "Errors and degraded paths by kind.",
                                              {"kind"}))),
@@ -63,6 +65,8 @@ void DaemonMetrics::ObserveDigestSeconds(double seconds) { digest_seconds_->Obse
 void DaemonMetrics::CountMatch(const std::string& list, const std::string& category) {
   matches_->WithLabels({list, category}).Inc();
 }
+
+void DaemonMetrics::CountVeto(const std::string& list) { vetoes_->WithLabels({list}).Inc(); }
 
 void DaemonMetrics::CaseStateChanged(std::optional<CaseState> from, CaseState to) {
   if (from) cases_->WithLabels({std::string(CaseStateName(*from))}).Dec();

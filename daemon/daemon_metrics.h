@@ -7,6 +7,7 @@
 //   takedown_work_queue_depth                 objects waiting for a worker
 //   takedown_index_entries                    digests in the exact index
 //   takedown_matches_total{list,category}     evidence records added
+//   takedown_matches_vetoed_total{list}       matches an allowlist vetoed
 //   takedown_cases{state}                     cases by state
 //   takedown_errors_total{kind}               object_unreadable, object_skipped, ...
 //   takedown_notices_total{channel,outcome}   delivered, retry, dead_letter
@@ -33,6 +34,8 @@ class DaemonMetrics {
   void CountUnchanged(const std::string& source_id);
   void ObserveDigestSeconds(double seconds);
   void CountMatch(const std::string& list, const std::string& category);
+  // A match an allowlist vetoed (takedown_matches_vetoed_total{list}).
+  void CountVeto(const std::string& list);
   void CaseStateChanged(std::optional<CaseState> from, CaseState to);
   void CountError(const std::string& kind);
   void CountNotice(const std::string& channel, const std::string& outcome);
@@ -49,6 +52,7 @@ class DaemonMetrics {
   CounterFamily* objects_unchanged_;
   Histogram* digest_seconds_;
   CounterFamily* matches_;
+  CounterFamily* vetoes_;
   GaugeFamily* cases_;
   CounterFamily* errors_;
   CounterFamily* notices_;

@@ -85,8 +85,32 @@ bool IsValidListName(std::string_view name) {
 }
 
 HashListManager::HashListManager(Store& store, AuditLog& audit, ExactIndex& index, CaseRecorder& recorder,
-                                 Clock& clock, HashListLimits limits)
-    : store_(store), audit_(audit), index_(index), recorder_(recorder), clock_(clock), limits_(limits) {}
+                                 Clock& clock, HashListLimits limits, const ListPolicies* policies,
+                                 PdqMatcher* pdq)
+    : store_(store),
+      audit_(audit),
+      index_(index),
+      recorder_(recorder),
+      clock_(clock),
+      limits_(limits),
+      policies_(policies != nullptr ? *policies : default_policies_),
+      pdq_(pdq) {}
+
+absl::Status HashListManager::InstallPdq(const std::string& name, const std::string& version,
+                                         const std::vector<HashListEntry>& entries) {
+  if (pdq_ == nullptr) return absl::OkStatus();
+  std::vector<PdqIndexEntry> pdq_entries;
+  for (const HashListEntry& e : entries) {
+    if (e.type != HashType::kPdq) continue;
+    std::optional<PdqHash> hash = PdqHashFromDigest(e.digest);
+    if (!hash) return absl::DataLossError(fmt::format("hash list {}: entry {} has a malformed PDQ hash", name, e.entry_id));
+    pdq_entries.push_back(PdqIndexEntry{*hash, name, e.entry_id, e.category});
+  }
+  const ListPolicy& policy = policies_.For(name);
+  absl::Status s = policy.allowlist ? pdq_->SetAllowlist(name, version, policy.pdq.threshold, std::move(pdq_entries))
+                                    : pdq_->SetList(name, version, policy.pdq, std::move(pdq_entries));
+  return Annotate(s, fmt::format("hash list {}: loading its PDQ entries", name));
+}
 
 absl::Status HashListManager::LoadAll() {
   ASSIGN_OR_RETURN(std::vector<HashListInfo> lists, List());
@@ -105,6 +129,7 @@ absl::Status HashListManager::LoadAll() {
     }));
     RETURN_IF_ERROR(decode_status);
     index_.ReplaceList(info.name, info.version, entries);
+    RETURN_IF_ERROR(InstallPdq(info.name, info.version, entries));
     spdlog::info("loaded hash list {} version {} ({} entries)", info.name, info.version.substr(0, 12),
                  entries.size());
   }
@@ -176,6 +201,7 @@ absl::StatusOr<ImportResult> HashListManager::Import(HashList list, const std::s
   RETURN_IF_ERROR(audit_.Commit(std::move(batch), {AuditEvent{actor, "list.import", list.name, details}},
                                 /*sync=*/true));
   index_.ReplaceList(list.name, list.version, list.entries);
+  RETURN_IF_ERROR(InstallPdq(list.name, list.version, list.entries));
   spdlog::info("imported hash list {} version {} ({} entries, {} duplicate lines) from {}", list.name,
                list.version.substr(0, 12), info.entries, info.duplicate_lines, origin);
   ASSIGN_OR_RETURN(auto retro, RetroMatch(list.name));
@@ -192,15 +218,30 @@ absl::StatusOr<ImportResult> HashListManager::Import(HashList list, const std::s
 absl::StatusOr<std::pair<uint64_t, uint64_t>> HashListManager::RetroMatch(const std::string& list_name) {
   uint64_t cases = 0;
   uint64_t evidence = 0;
+  // An allowlist makes no cases (cases it would now veto stay for review).
+  if (policies_.IsAllowlist(list_name)) return std::make_pair(cases, evidence);
   absl::Status inner;
   RETURN_IF_ERROR(store_.Scan(Cf::kObjects, "", [&](std::string_view, std::string_view value) {
     absl::StatusOr<ObjectRecord> record = DecodeObjectRecord(value);
     if (!record.ok() || record->status != ObjectStatus::kHashed) return true;
     std::vector<ExactMatch> matches = index_.Lookup(record->digests);
+    for (const ExactMatch& m : matches) {
+      if (policies_.IsAllowlist(m.entry.list_name)) return true;  // vetoed, as in the sweep
+    }
     std::erase_if(matches, [&](const ExactMatch& m) { return m.entry.list_name != list_name; });
-    if (matches.empty()) return true;
+    std::vector<PdqListMatch> pdq_matches;
+    if (pdq_ != nullptr) {
+      if (std::optional<PdqDihedral> dihedral = StoredPdqDihedral(*record)) {
+        PdqMatchResult pdq = pdq_->MatchHash(*dihedral, record->pdq_quality);
+        if (!pdq.vetoes.empty()) return true;
+        for (PdqListMatch& m : pdq.matches) {
+          if (m.list_name == list_name) pdq_matches.push_back(std::move(m));
+        }
+      }
+    }
+    if (matches.empty() && pdq_matches.empty()) return true;
     absl::StatusOr<RecordOutcome> outcome =
-        recorder_.Record(*record, matches, /*write_object=*/false, "retro-match:" + list_name);
+        recorder_.Record(*record, matches, pdq_matches, /*write_object=*/false, "retro-match:" + list_name);
     if (!outcome.ok()) {
       inner = outcome.status();
       return false;

@@ -3,9 +3,12 @@
 //
 // An import parses the whole file first (a bad file changes nothing), then
 // replaces the list's entries and its metadata in one audited write batch,
-// then swaps the list in the index (lookups keep serving the old version
-// until the swap), then matches the new entries against every object already
-// swept ("retro-match"), without reading storage again.
+// then swaps the list in the exact index and, for its PDQ entries, in the
+// PdqMatcher (lookups keep serving the old version until the swap), then
+// matches the new entries against every object already swept
+// ("retro-match": stored digests and stored PDQ hashes), without reading
+// storage again. An allowlist is loaded the same way but never makes cases:
+// the pipeline uses it to veto matches (daemon/list_policy.h).
 //
 // Thread-safe; imports are serialised.
 #pragma once
@@ -19,9 +22,11 @@
 #include "common/clock.h"
 #include "daemon/audit_log.h"
 #include "daemon/case_recorder.h"
+#include "daemon/list_policy.h"
 #include "daemon/store.h"
 #include "matcher/exact_index.h"
 #include "matcher/hash_list.h"
+#include "matcher/pdq_matcher.h"
 
 namespace takedown {
 
@@ -46,8 +51,10 @@ struct ImportResult {
 
 class HashListManager {
  public:
+  // `policies` and `pdq` may be null: every list a blocklist with default
+  // PDQ settings; no PDQ matching.
   HashListManager(Store& store, AuditLog& audit, ExactIndex& index, CaseRecorder& recorder, Clock& clock,
-                  HashListLimits limits);
+                  HashListLimits limits, const ListPolicies* policies = nullptr, PdqMatcher* pdq = nullptr);
 
   // Rebuilds the index from the store (at start) and finishes any retro-match
   // a crash interrupted.
@@ -63,6 +70,8 @@ class HashListManager {
  private:
   absl::StatusOr<ImportResult> Import(HashList list, const std::string& origin, const std::string& actor);
   absl::StatusOr<std::pair<uint64_t, uint64_t>> RetroMatch(const std::string& list_name);
+  absl::Status InstallPdq(const std::string& name, const std::string& version,
+                          const std::vector<HashListEntry>& entries);
 
   Store& store_;
   AuditLog& audit_;
@@ -70,6 +79,9 @@ class HashListManager {
   CaseRecorder& recorder_;
   Clock& clock_;
   const HashListLimits limits_;
+  const ListPolicies default_policies_;
+  const ListPolicies& policies_;
+  PdqMatcher* const pdq_;
   std::mutex import_mu_;
 };
 

@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "matcher/content_type.h"
 #include "matcher/multi_digester.h"
+#include "matcher/pdq_matcher.h"
 
 namespace takedown {
 namespace {
@@ -33,6 +34,52 @@ SweepCounters CountersOfStored(const ObjectRecord& r) {
   return c;
 }
 
+// Passes reads through and keeps a copy of the object's bytes when its first
+// bytes are an image, up to `max_bytes` (beyond that the copy is dropped).
+class ImageCapturingReader final : public ObjectReader {
+ public:
+  ImageCapturingReader(ObjectReader& inner, std::vector<uint8_t>& out, uint64_t max_bytes)
+      : inner_(inner), out_(out), max_bytes_(max_bytes) {
+    out_.clear();
+  }
+
+  absl::StatusOr<size_t> Read(std::span<uint8_t> buffer) override {
+    ASSIGN_OR_RETURN(size_t n, inner_.Read(buffer));
+    if (first_ && n > 0) {
+      first_ = false;
+      std::string_view head(reinterpret_cast<const char*>(buffer.data()), std::min(n, kSniffBytes));
+      capturing_ = SniffContentType(head).starts_with("image/");
+    }
+    if (capturing_ && n > 0) {
+      if (out_.size() + n > max_bytes_) {
+        capturing_ = false;
+        over_limit_ = true;
+        out_.clear();
+        out_.shrink_to_fit();
+      } else {
+        out_.insert(out_.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
+      }
+    }
+    return n;
+  }
+
+  bool captured() const { return capturing_; }
+  bool over_limit() const { return over_limit_; }
+
+ private:
+  ObjectReader& inner_;
+  std::vector<uint8_t>& out_;
+  const uint64_t max_bytes_;
+  bool first_ = true;
+  bool capturing_ = false;
+  bool over_limit_ = false;
+};
+
+std::vector<uint8_t>& ThreadImageBuffer() {
+  thread_local std::vector<uint8_t> bytes;
+  return bytes;
+}
+
 std::span<uint8_t> ThreadBuffer(size_t size) {
   thread_local std::vector<uint8_t> buffer;
   if (buffer.size() != size) buffer.assign(size, 0);
@@ -42,8 +89,15 @@ std::span<uint8_t> ThreadBuffer(size_t size) {
 }  // namespace
 
 ObjectProcessor::ObjectProcessor(Store& store, const ExactIndex& index, CaseRecorder& recorder, Clock& clock,
-                                 DaemonMetrics& metrics, ProcessorLimits limits)
-    : store_(store), index_(index), recorder_(recorder), clock_(clock), metrics_(metrics), limits_(limits) {}
+                                 DaemonMetrics& metrics, ProcessorLimits limits, ProcessorMatching matching)
+    : store_(store),
+      index_(index),
+      recorder_(recorder),
+      clock_(clock),
+      metrics_(metrics),
+      limits_(limits),
+      pdq_(matching.pdq),
+      policies_(matching.policies != nullptr ? *matching.policies : default_policies_) {}
 
 SweepCounters ObjectProcessor::StoreUnread(ObjectRecord record, ObjectStatus status, std::string error,
                                            Store::Batch& batch) {
@@ -143,8 +197,12 @@ absl::StatusOr<SweepCounters> ObjectProcessor::ProcessOne(Source& source, const 
     return StoreUnread(std::move(record), ObjectStatus::kFailed, std::string(reader.status().message()), batch);
   }
   auto started = std::chrono::steady_clock::now();
+  std::vector<uint8_t>& image = ThreadImageBuffer();
+  const uint64_t max_image_bytes = pdq_ != nullptr ? pdq_->options().max_image_bytes : 0;
+  ImageCapturingReader capturing(**reader, image, max_image_bytes);
+  ObjectReader& input = pdq_ != nullptr ? static_cast<ObjectReader&>(capturing) : **reader;
   absl::StatusOr<DigestedObject> digested =
-      DigestStream(**reader, ThreadBuffer(limits_.read_buffer_bytes), limits_.max_object_bytes);
+      DigestStream(input, ThreadBuffer(limits_.read_buffer_bytes), limits_.max_object_bytes);
   if (!digested.ok()) {
     bool over_limit = digested.status().code() == absl::StatusCode::kResourceExhausted;
     return StoreUnread(std::move(record), over_limit ? ObjectStatus::kSkipped : ObjectStatus::kFailed,
@@ -158,11 +216,61 @@ absl::StatusOr<SweepCounters> ObjectProcessor::ProcessOne(Source& source, const 
   record.digests = digested->digests;
   record.content_type = std::string(SniffContentType(digested->head));
   std::vector<ExactMatch> matches = index_.Lookup(record.digests);
-  record.match_count = static_cast<uint32_t>(matches.size());
-  if (matches.empty()) {
-    batch.Put(Cf::kObjects, ObjectKey(record.source_id, record.key), EncodeObjectRecord(record));
+  std::vector<ExactMatch> allowed;
+  std::erase_if(matches, [&](const ExactMatch& m) {
+    if (!policies_.IsAllowlist(m.entry.list_name)) return false;
+    allowed.push_back(m);
+    return true;
+  });
+
+  std::vector<PdqListMatch> pdq_matches;
+  std::vector<PdqVeto> pdq_vetoes;
+  if (pdq_ != nullptr && capturing.over_limit()) {
+    record.pdq_outcome = std::string(PdqImageOutcomeName(PdqImageOutcome::kTooLarge));
+    record.pdq_message = fmt::format("image is {} bytes, over limits.max_image_bytes ({}); not PDQ-hashed",
+                                     record.size, max_image_bytes);
+    metrics_.CountError("image_too_large");
+  } else if (pdq_ != nullptr && capturing.captured()) {
+    absl::StatusOr<PdqImageResult> pdq = pdq_->MatchImage(image);
+    if (!pdq.ok()) {
+      record.pdq_outcome = "error";
+      record.pdq_message = std::string(pdq.status().message());
+      metrics_.CountError("pdq_internal");
+    } else {
+      SetPdqResult(*pdq, record);
+      if (pdq->outcome != PdqImageOutcome::kHashed) metrics_.CountError("image_" + record.pdq_outcome);
+      pdq_matches = std::move(pdq->matches);
+      pdq_vetoes = std::move(pdq->vetoes);
+    }
+  }
+  if (image.capacity() > (4u << 20)) {
+    image.clear();
+    image.shrink_to_fit();  // keep no large image buffer around between objects
+  }
+
+  if (!allowed.empty() && (!matches.empty() || !pdq_matches.empty())) {
+    // The object is on an allowlist: every match is vetoed, and the veto
+    // recorded.
+    record.vetoed_matches = static_cast<uint32_t>(matches.size() + pdq_matches.size());
+    for (const ExactMatch& m : matches) metrics_.CountVeto(m.entry.list_name);
+    for (const PdqListMatch& m : pdq_matches) metrics_.CountVeto(m.list_name);
+    matches.clear();
+    pdq_matches.clear();
+  }
+  for (const PdqVeto& v : pdq_vetoes) metrics_.CountVeto(v.match.list_name);
+  record.vetoed_matches += static_cast<uint32_t>(pdq_vetoes.size());
+
+  record.match_count = static_cast<uint32_t>(matches.size() + pdq_matches.size());
+  const bool all_vetoed = record.vetoed_matches > 0 && record.match_count == 0;
+  if (record.vetoed_matches > 0) {
+    RETURN_IF_ERROR(recorder_.RecordVeto(record, allowed, pdq_vetoes, /*write_object=*/all_vetoed,
+                                         "sweep:" + sweep_id));
+  }
+  if (record.match_count == 0) {
+    if (!all_vetoed) batch.Put(Cf::kObjects, ObjectKey(record.source_id, record.key), EncodeObjectRecord(record));
   } else {
-    RETURN_IF_ERROR(recorder_.Record(record, matches, /*write_object=*/true, "sweep:" + sweep_id).status());
+    RETURN_IF_ERROR(
+        recorder_.Record(record, matches, pdq_matches, /*write_object=*/true, "sweep:" + sweep_id).status());
   }
   metrics_.CountSwept(ref.source_id, record.size);
 

@@ -26,9 +26,11 @@
 #include "crawler/source.h"
 #include "daemon/case_recorder.h"
 #include "daemon/daemon_metrics.h"
+#include "daemon/list_policy.h"
 #include "daemon/store.h"
 #include "daemon/sweep_state.h"
 #include "matcher/exact_index.h"
+#include "matcher/pdq_matcher.h"
 
 namespace takedown {
 
@@ -37,10 +39,19 @@ struct ProcessorLimits {
   uint64_t read_buffer_bytes = 1 << 20;
 };
 
+// PDQ matching of images in a sweep. An object whose first bytes are an image
+// (matcher/content_type.h) and that is at most pdq->options().max_image_bytes
+// long is kept in memory while it is digested, then hashed and matched
+// (PdqMatcher::MatchImage); the outcome and hashes go on its record.
+struct ProcessorMatching {
+  PdqMatcher* pdq = nullptr;                 // null: PDQ off
+  const ListPolicies* policies = nullptr;    // null: every list a blocklist
+};
+
 class ObjectProcessor {
  public:
   ObjectProcessor(Store& store, const ExactIndex& index, CaseRecorder& recorder, Clock& clock,
-                  DaemonMetrics& metrics, ProcessorLimits limits);
+                  DaemonMetrics& metrics, ProcessorLimits limits, ProcessorMatching matching = {});
 
   // The counters each object of `refs` adds to its sweep, in order.
   // `lookup_previous` false skips reading previous records: for a sweep of a
@@ -67,6 +78,9 @@ class ObjectProcessor {
   Clock& clock_;
   DaemonMetrics& metrics_;
   const ProcessorLimits limits_;
+  const ListPolicies default_policies_;
+  PdqMatcher* const pdq_;
+  const ListPolicies& policies_;
 };
 
 }  // namespace takedown

@@ -32,6 +32,15 @@ enum Field : uint8_t {
   kSweepId = 11,
   kMatchCount = 12,
   kSweptAtMicros = 13,
+  kPdqOutcome = 14,
+  kPdqMessage = 15,
+  kPdqDihedral = 16,
+  kPdqQuality = 17,
+  kPdqMode = 18,
+  kPdqImplementation = 19,
+  kImageWidth = 20,
+  kImageHeight = 21,
+  kVetoedMatches = 22,
 };
 
 void PutVarint(std::string& out, uint64_t v) {
@@ -160,6 +169,20 @@ absl::StatusOr<ObjectRecord> DecodeBinary(std::string_view encoded) {
         r.match_count = static_cast<uint32_t>(std::min<uint64_t>(value, UINT32_MAX));
         break;
       case kSweptAtMicros << 1: r.swept_at = absl::FromUnixMicros(UnZigZag(value)); break;
+      case kPdqOutcome << 1 | 1: r.pdq_outcome = std::string(bytes); break;
+      case kPdqMessage << 1 | 1: r.pdq_message = std::string(bytes); break;
+      case kPdqDihedral << 1 | 1:
+        if (bytes.size() != 256) return corrupt("malformed PDQ hashes");
+        r.pdq_dihedral = std::string(bytes);
+        break;
+      case kPdqQuality << 1: r.pdq_quality = static_cast<int>(std::min<uint64_t>(value, 100)); break;
+      case kPdqMode << 1 | 1: r.pdq_mode = std::string(bytes); break;
+      case kPdqImplementation << 1 | 1: r.pdq_implementation = std::string(bytes); break;
+      case kImageWidth << 1: r.image_width = static_cast<uint32_t>(std::min<uint64_t>(value, UINT32_MAX)); break;
+      case kImageHeight << 1: r.image_height = static_cast<uint32_t>(std::min<uint64_t>(value, UINT32_MAX)); break;
+      case kVetoedMatches << 1:
+        r.vetoed_matches = static_cast<uint32_t>(std::min<uint64_t>(value, UINT32_MAX));
+        break;
       default: break;  // a field from a later version
     }
   }
@@ -231,6 +254,33 @@ std::string ObjectKey(std::string_view source_id, std::string_view key) {
   return out;
 }
 
+void SetPdqResult(const PdqImageResult& result, ObjectRecord& record) {
+  record.pdq_outcome = std::string(PdqImageOutcomeName(result.outcome));
+  record.pdq_message = result.message;
+  if (result.has_header) {
+    record.image_width = result.width;
+    record.image_height = result.height;
+  }
+  record.pdq_dihedral.clear();
+  if (result.outcome != PdqImageOutcome::kHashed) return;
+  for (const PdqHash& h : result.dihedral.hashes) record.pdq_dihedral += PdqHashToDigest(h);
+  record.pdq_quality = result.quality;
+  record.pdq_mode = std::string(PdqHashModeName(result.hash_mode));
+  record.pdq_implementation = std::string(result.implementation);
+}
+
+std::optional<PdqDihedral> StoredPdqDihedral(const ObjectRecord& record) {
+  if (record.pdq_dihedral.size() != 32 * PdqDihedral::kCount) return std::nullopt;
+  PdqDihedral d;
+  for (int i = 0; i < PdqDihedral::kCount; ++i) {
+    std::optional<PdqHash> h = PdqHashFromDigest(std::string_view(record.pdq_dihedral).substr(32 * i, 32));
+    if (!h) return std::nullopt;
+    d.hashes[i] = *h;
+  }
+  d.quality = record.pdq_quality;
+  return d;
+}
+
 std::string EncodeObjectRecord(const ObjectRecord& r) {
   std::string out;
   out.reserve(128 + r.source_id.size() + r.key.size() + r.version.size() + r.error.size() + r.sweep_id.size());
@@ -250,6 +300,19 @@ std::string EncodeObjectRecord(const ObjectRecord& r) {
   PutBytes(out, kSweepId, r.sweep_id);
   if (r.match_count != 0) PutInt(out, kMatchCount, r.match_count);
   PutInt(out, kSweptAtMicros, ZigZag(absl::ToUnixMicros(r.swept_at)));
+  if (!r.pdq_outcome.empty()) {
+    PutBytes(out, kPdqOutcome, r.pdq_outcome);
+    if (!r.pdq_message.empty()) PutBytes(out, kPdqMessage, r.pdq_message);
+    if (!r.pdq_dihedral.empty()) {
+      PutBytes(out, kPdqDihedral, r.pdq_dihedral);
+      PutInt(out, kPdqQuality, static_cast<uint64_t>(std::clamp(r.pdq_quality, 0, 100)));
+      PutBytes(out, kPdqMode, r.pdq_mode);
+      PutBytes(out, kPdqImplementation, r.pdq_implementation);
+    }
+    if (r.image_width != 0) PutInt(out, kImageWidth, r.image_width);
+    if (r.image_height != 0) PutInt(out, kImageHeight, r.image_height);
+  }
+  if (r.vetoed_matches != 0) PutInt(out, kVetoedMatches, r.vetoed_matches);
   return out;
 }
 

@@ -155,6 +155,29 @@ INSTANTIATE_TEST_SUITE_P(
                       ValidCase{"NullSectionsReadAsEmpty",
                                 "daemon: {data_dir: d}\nlimits:\nsources:\nlists:\nnotices:\n",
                                 [](TakedownConfig&) {}},
+                      ValidCase{"AllowlistAndPdqSettings",
+                                "daemon: {data_dir: d}\n"
+                                "limits: {max_image_pixels: 1000000, max_image_bytes: 8MiB}\n"
+                                "lists:\n"
+                                "  - {name: fp, path: /l/fp.csv, kind: allowlist, pdq_threshold: 10}\n"
+                                "  - {name: hot, path: /l/hot.csv, pdq_min_quality: 0}\n"
+                                "matcher: {pdq: fast, pdq_fast_extra_radius: 12}\n",
+                                [](TakedownConfig& c) {
+                                  c.limits.max_image_pixels = 1'000'000;
+                                  c.limits.max_image_bytes = 8ull << 20;
+                                  HashListConfig fp;
+                                  fp.name = "fp";
+                                  fp.path = "/l/fp.csv";
+                                  fp.kind = ListKind::kAllowlist;
+                                  fp.pdq_threshold = 10;
+                                  HashListConfig hot;
+                                  hot.name = "hot";
+                                  hot.path = "/l/hot.csv";
+                                  hot.pdq_min_quality = 0;
+                                  c.lists = {fp, hot};
+                                  c.matcher.pdq = PdqMode::kFast;
+                                  c.matcher.pdq_fast_extra_radius = 12;
+                                }},
                       ValidCase{"SourceWithDefaultPatterns",
                                 "daemon: {data_dir: d}\n"
                                 "sources:\n"
@@ -233,10 +256,16 @@ INSTANTIATE_TEST_SUITE_P(
                       kDaemonKeys},
         ErrorCase{"UnknownTopLevelKey", "daemon: {data_dir: d}\nsourcs: []\n",
                   "t.yaml:2:1: sourcs: unknown key; expected one of daemon, "
-                  "limits, sources, lists, notices (did you mean 'sources'?)"},
+                  "limits, sources, lists, matcher, notices (did you mean 'sources'?)"},
+        ErrorCase{"UnknownListKind", "daemon: {data_dir: d}\nlists:\n  - {name: a, path: p, kind: denylist}\n",
+                  "t.yaml:3:30: lists[0].kind: expected one of blocklist, allowlist, got 'denylist'"},
+        ErrorCase{"PdqThresholdOutOfRange", "daemon: {data_dir: d}\nlists:\n  - {name: a, path: p, pdq_threshold: 300}\n",
+                  "t.yaml:3:39: lists[0].pdq_threshold: expected an integer 0..256, got '300'"},
+        ErrorCase{"UnknownPdqMode", "daemon: {data_dir: d}\nmatcher: {pdq: slow}\n",
+                  "t.yaml:2:16: matcher.pdq: expected one of off, exact, fast, got 'slow'"},
         ErrorCase{"UnknownKeyWithStrangeCharacters", "daemon: {data_dir: d}\n\"a b\\x01\": 1\n",
                   "t.yaml:2:1: 'a b\\x01': unknown key; expected one of daemon, "
-                  "limits, sources, lists, notices"},
+                  "limits, sources, lists, matcher, notices"},
         ErrorCase{"IntegerNotANumber", "daemon:\n  data_dir: d\n  workers: many\n",
                   "t.yaml:3:12: daemon.workers: expected an integer 0..256, got "
                   "'many'"},

@@ -51,6 +51,39 @@ TEST(ObjectRecordTest, HashedRecordRoundTripsWithBinaryKey) {
   ExpectSame(r, *decoded);
 }
 
+TEST(ObjectRecordTest, PdqFieldsRoundTrip) {
+  ObjectRecord r = FullRecord();
+  r.pdq_outcome = "hashed";
+  r.pdq_dihedral.assign(256, '\0');
+  for (size_t i = 0; i < r.pdq_dihedral.size(); ++i) r.pdq_dihedral[i] = static_cast<char>(i * 13);
+  r.pdq_quality = 87;
+  r.pdq_mode = "fast";
+  r.pdq_implementation = "takedown-pdq/1";
+  r.image_width = 4032;
+  r.image_height = 3024;
+  r.vetoed_matches = 2;
+  absl::StatusOr<ObjectRecord> decoded = DecodeObjectRecord(EncodeObjectRecord(r));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ExpectSame(r, *decoded);
+  EXPECT_EQ(decoded->pdq_outcome, "hashed");
+  EXPECT_EQ(decoded->pdq_dihedral, r.pdq_dihedral);
+  EXPECT_EQ(decoded->pdq_quality, 87);
+  EXPECT_EQ(decoded->pdq_mode, "fast");
+  EXPECT_EQ(decoded->pdq_implementation, "takedown-pdq/1");
+  EXPECT_EQ(decoded->image_width, 4032u);
+  EXPECT_EQ(decoded->image_height, 3024u);
+  EXPECT_EQ(decoded->vetoed_matches, 2u);
+
+  ObjectRecord corrupt = FullRecord();
+  corrupt.pdq_outcome = "corrupt";
+  corrupt.pdq_message = "JPEG cut short";
+  decoded = DecodeObjectRecord(EncodeObjectRecord(corrupt));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->pdq_outcome, "corrupt");
+  EXPECT_EQ(decoded->pdq_message, "JPEG cut short");
+  EXPECT_TRUE(decoded->pdq_dihedral.empty());
+}
+
 TEST(ObjectRecordTest, FailedRecordKeepsErrorAndNegativeTime) {
   ObjectRecord r;
   r.source_id = "s";

@@ -25,6 +25,7 @@
 #include "daemon/case_recorder.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/hash_list_manager.h"
+#include "daemon/list_policy.h"
 #include "daemon/metrics.h"
 #include "daemon/object_processor.h"
 #include "daemon/object_record.h"
@@ -67,6 +68,8 @@ struct PipelineOptions {
   size_t queue_capacity = 16;
   ProcessorLimits limits;
   rocksdb::Env* env = nullptr;  // borrowed; for fault injection
+  std::optional<PdqMatcherOptions> pdq;  // PDQ matching on when set
+  ListPolicies policies;
 };
 
 // The pipeline's parts. Members are destroyed in reverse order: the pool
@@ -91,10 +94,17 @@ class Pipeline {
     Pipeline* raw = p.get();
     p->recorder = std::make_unique<CaseRecorder>(*p->store, *p->audit, clock, *p->metrics,
                                                  [raw] { raw->notices_queued++; });
+    p->policies = std::make_unique<ListPolicies>(options.policies);
+    if (options.pdq) {
+      absl::StatusOr<std::unique_ptr<PdqMatcher>> pdq = PdqMatcher::Create(*options.pdq);
+      if (!pdq.ok()) return pdq.status();
+      p->pdq = std::move(*pdq);
+    }
     p->lists = std::make_unique<HashListManager>(*p->store, *p->audit, p->index, *p->recorder, clock,
-                                                 HashListLimits{});
-    p->processor =
-        std::make_unique<ObjectProcessor>(*p->store, p->index, *p->recorder, clock, *p->metrics, options.limits);
+                                                 HashListLimits{}, p->policies.get(), p->pdq.get());
+    p->processor = std::make_unique<ObjectProcessor>(*p->store, p->index, *p->recorder, clock, *p->metrics,
+                                                     options.limits,
+                                                     ProcessorMatching{p->pdq.get(), p->policies.get()});
     p->pool = std::make_unique<ThreadPool>(options.workers, options.queue_capacity);
     return p;
   }
@@ -104,6 +114,8 @@ class Pipeline {
   MetricsRegistry registry;
   std::unique_ptr<DaemonMetrics> metrics;
   ExactIndex index;
+  std::unique_ptr<ListPolicies> policies;
+  std::unique_ptr<PdqMatcher> pdq;
   std::unique_ptr<CaseRecorder> recorder;
   std::unique_ptr<HashListManager> lists;
   std::unique_ptr<ObjectProcessor> processor;
