@@ -211,7 +211,7 @@ def proc_status(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, value = line.partition(":")
-            if key in ("VmHWM", "VmRSS"):
+            if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
                 out[key] = int(value.split()[0]) * 1024
     return out
 
@@ -403,6 +403,10 @@ def run_candidate(binaries, tmp, tree, storage, list_path, expected_matches, wor
             "runqueue_wait_s": wait1 - wait0 if wait0 is not None and wait1 is not None else None,
             "peak_rss_bytes": mem["VmHWM"],
             "rss_end_bytes": mem["VmRSS"],
+            # Of rss_end: private memory, and pages of mapped files (mostly
+            # shared libraries, e.g. OpenCV's codecs pull in GDAL and GDCM).
+            "rss_anon_end_bytes": mem.get("RssAnon"),
+            "rss_file_end_bytes": mem.get("RssFile"),
             "rss_ready_bytes": rss_ready,
             "digest_seconds_sum": digest_sum,
             "digest_seconds_count": metrics.get("takedown_digest_seconds_count", 0.0),
@@ -469,8 +473,9 @@ def bench_tree(args, binaries, tmp, role, files, file_bytes, seed):
     med["sum"] = median([r["tools"]["sum_wall_s"] for r in runs])
     med["tools_cpu_s"] = median([r["tools"]["sum_cpu_s"] for r in runs])
     for k in ("sweep_s", "with_ctl_s", "cpu_s", "cpu_user_s", "cpu_sys_s", "runqueue_wait_s",
-              "peak_rss_bytes", "digest_seconds_sum", "data_dir_bytes"):
-        med["takedownd_" + k] = median([r["takedownd"][k] for r in runs if r["takedownd"][k] is not None])
+              "peak_rss_bytes", "rss_anon_end_bytes", "digest_seconds_sum", "data_dir_bytes"):
+        values = [r["takedownd"][k] for r in runs if r["takedownd"].get(k) is not None]
+        med["takedownd_" + k] = median(values) if values else None
     ratio = med["takedownd_sweep_s"] / med["sum"]
     tree.update({
         "runs": runs,
@@ -515,6 +520,10 @@ def print_table(result):
         print(f"\npeak RSS: {mem['small_name']} {human_bytes(mem['small_peak_rss_bytes'])}, "
               f"{mem['large_name']} {human_bytes(mem['large_peak_rss_bytes'])} "
               f"({mem['files_ratio']:.0f}x the files): ratio {mem['rss_ratio']:.2f}")
+        if mem.get("small_anon_end_bytes") and mem.get("large_anon_end_bytes"):
+            print(f"private (anonymous) memory at the end: {human_bytes(mem['small_anon_end_bytes'])}, "
+                  f"{human_bytes(mem['large_anon_end_bytes'])}; the rest of the RSS is mapped files "
+                  f"(shared libraries)")
     print(f"median of {result['config']['runs']} runs, takedownd workers: {result['config']['workers']}; "
           f"machine: {result['machine']['cpus']} CPUs, load at start {result['machine']['load_start']['loadavg']}, "
           f"other work busy on {result['machine']['load_start']['background_busy_cores']} cores")
@@ -589,6 +598,8 @@ def main():
             "large_peak_rss_bytes": b["median"]["takedownd_peak_rss_bytes"],
             "files_ratio": b["files"] / a["files"],
             "rss_ratio": b["median"]["takedownd_peak_rss_bytes"] / a["median"]["takedownd_peak_rss_bytes"],
+            "small_anon_end_bytes": a["median"]["takedownd_rss_anon_end_bytes"],
+            "large_anon_end_bytes": b["median"]["takedownd_rss_anon_end_bytes"],
         }
     result["finished_at"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     result["all_pass"] = all(t["pass"] for t in result["trees"])

@@ -114,7 +114,7 @@ rocksdb::ColumnFamilyOptions MakeCfOptions(const std::shared_ptr<rocksdb::Cache>
   rocksdb::ColumnFamilyOptions cf;
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf.level_compaction_dynamic_level_bytes = true;
-  cf.write_buffer_size = std::min<size_t>(options.write_buffer_bytes, 16 << 20);
+  cf.write_buffer_size = std::min<size_t>(options.write_buffer_bytes / 4, 4 << 20);
   cf.max_write_buffer_number = 3;
 
   std::vector<rocksdb::CompressionType> supported = rocksdb::GetSupportedCompressions();

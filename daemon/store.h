@@ -85,8 +85,10 @@ const std::vector<Migration>& BuiltinMigrations();
 struct StoreOptions {
   // Shared LRU block cache for all column families (data, index and filters).
   size_t block_cache_bytes = 64 << 20;
-  // Upper bound on memtable memory across all column families.
-  size_t write_buffer_bytes = 64 << 20;
+  // Upper bound on memtable memory across all column families; each column
+  // family's memtable is flushed at a quarter of it (at most 4 MiB), so a
+  // sweep's memory stops growing after a few thousand objects.
+  size_t write_buffer_bytes = 16 << 20;
   bool create_if_missing = true;
   // Borrowed, may be null (the default Env). For fault-injection tests.
   rocksdb::Env* env = nullptr;

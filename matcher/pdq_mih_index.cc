@@ -163,7 +163,11 @@ struct PdqMihIndex::ListState {
   absl::flat_hash_set<uint32_t, KeyHash, KeyEq> entries;
 };
 
-PdqMihIndex::PdqMihIndex() : buckets_(size_t{kChunks} * kChunkValues) {}
+PdqMihIndex::PdqMihIndex() = default;
+
+void PdqMihIndex::AllocateBucketsLocked() {
+  if (buckets_.empty()) buckets_.resize(size_t{kChunks} * kChunkValues);
+}
 
 PdqMihIndex::~PdqMihIndex() = default;
 
@@ -209,6 +213,7 @@ void PdqMihIndex::ReserveSlots(size_t count) {
 }
 
 void PdqMihIndex::AddToBuckets(uint32_t slot, const PdqHash& hash) {
+  AllocateBucketsLocked();
   for (int c = 0; c < kChunks; ++c) {
     BucketEntry entry;
     entry.slot = slot;
@@ -218,6 +223,10 @@ void PdqMihIndex::AddToBuckets(uint32_t slot, const PdqHash& hash) {
 }
 
 void PdqMihIndex::ReserveBuckets(const std::vector<PdqIndexEntry>& entries) {
+  {
+    auto lock = LockForWrite();
+    AllocateBucketsLocked();
+  }
   std::vector<uint32_t> additions(buckets_.size());
   for (const PdqIndexEntry& entry : entries) {
     for (int c = 0; c < kChunks; ++c) {
@@ -402,7 +411,7 @@ std::vector<PdqMatch> PdqMihIndex::Query(const std::array<PdqHash, 8>& dihedral,
                   &hits);
       }
       std::erase_if(hits, [&](const Hit& hit) { return SlotAt(hit.slot).list == Slot::kNoList; });
-    } else {
+    } else if (!buckets_.empty()) {
       const ProbeMasks& masks = Masks();
       const int probes = masks.count_up_to[radius];
       for (int v = 0; v < 8; ++v) {

@@ -24,7 +24,8 @@
 // bytes of bucket entries (plus the buckets' std::vector slack; see
 // BucketEntry for why they carry 96 bits of the hash), the entry id and
 // category (40 bytes; ids over 15 bytes allocate), and ~5 bytes for the
-// entry-id lookup; plus 16 x 65536 empty buckets (25 MB) when constructed.
+// entry-id lookup; plus 16 x 65536 empty buckets (25 MB) from the first
+// insert on (an index that never held an entry costs next to nothing).
 // docs/pdq-index.md has measured figures.
 //
 // Thread-safety and visibility. All methods are thread-safe. Queries take a
@@ -114,6 +115,8 @@ class PdqMihIndex final : public PdqIndex {
   void InsertLocked(const PdqIndexEntry& entry);
   void RemoveSlotLocked(uint32_t slot);
   void AddToBuckets(uint32_t slot, const PdqHash& hash);
+  // REQUIRES: mu_ (exclusive) held.
+  void AllocateBucketsLocked();
   // REQUIRES: write_mu_ held. Grows the buckets `entries` will go to once,
   // to their final size plus 1/8, in batches under mu_, instead of
   // doubling them repeatedly (which leaves ~30% unused on average).
@@ -147,6 +150,7 @@ class PdqMihIndex final : public PdqIndex {
   size_t size_ = 0;
   // kChunks * kChunkValues buckets: bucket (c, v) lists the slots whose word
   // c equals v, in no particular order.
+  // Empty until the first insert, then kChunks * kChunkValues buckets.
   std::vector<std::vector<BucketEntry>> buckets_;
   // Lists by id (a slot stores the id); null once removed, ids are reused.
   std::vector<std::unique_ptr<ListState>> lists_;
