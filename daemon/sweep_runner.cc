@@ -188,7 +188,7 @@ void SweepRunner::TaskDone(uint64_t seq, const absl::StatusOr<SweepCounters>& re
 
 absl::Status SweepRunner::Checkpoint() {
   std::lock_guard checkpoint_lock(checkpoint_mu_);
-  WatermarkTracker::Snapshot snap = tracker_->Get();
+  WatermarkTracker::Snapshot snap = tracker_->Committed();
   SweepState state;
   {
     std::lock_guard lock(mu_);

@@ -14,23 +14,33 @@ void AddCounters(SweepCounters& into, const SweepCounters& d) {
 
 uint64_t WatermarkTracker::Add(std::string key) {
   std::lock_guard lock(mu_);
-  uint64_t seq = next_seq_++;
-  pending_.emplace(seq, Item{std::move(key), false, {}});
+  uint64_t seq = first_seq_ + pending_.size();
+  pending_.push_back(Item{std::move(key), false, {}});
   return seq;
 }
 
 void WatermarkTracker::Complete(uint64_t seq, const SweepCounters& delta) {
   std::lock_guard lock(mu_);
-  auto it = pending_.find(seq);
-  if (it == pending_.end() || it->second.completed) return;
-  it->second.completed = true;
-  it->second.delta = delta;
-  while (!pending_.empty() && pending_.begin()->second.completed) {
-    Item& item = pending_.begin()->second;
+  if (seq < first_seq_ || seq - first_seq_ >= pending_.size()) return;
+  Item& done = pending_[seq - first_seq_];
+  if (done.completed) return;
+  done.completed = true;
+  done.delta = delta;
+  while (!pending_.empty() && pending_.front().completed) {
+    Item& item = pending_.front();
     AddCounters(committed_, item.delta);
     watermark_ = std::move(item.key);
-    pending_.erase(pending_.begin());
+    pending_.pop_front();
+    ++first_seq_;
   }
+}
+
+WatermarkTracker::Snapshot WatermarkTracker::Committed() const {
+  std::lock_guard lock(mu_);
+  Snapshot s;
+  s.watermark = watermark_;
+  s.committed = committed_;
+  return s;
 }
 
 WatermarkTracker::Snapshot WatermarkTracker::Get() const {
@@ -39,7 +49,7 @@ WatermarkTracker::Snapshot WatermarkTracker::Get() const {
   s.watermark = watermark_;
   s.committed = committed_;
   s.pending = 0;
-  for (const auto& [seq, item] : pending_) {
+  for (const Item& item : pending_) {
     if (item.completed) {
       AddCounters(s.in_flight, item.delta);
     } else {

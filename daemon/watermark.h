@@ -12,7 +12,7 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -37,7 +37,10 @@ class WatermarkTracker {
     SweepCounters in_flight;  // completed beyond the watermark
     size_t pending = 0;       // listed but not yet completed
   };
+  // O(objects listed and not yet behind the watermark).
   Snapshot Get() const;
+  // Only `watermark` and `committed` (the rest zero); O(1), for checkpoints.
+  Snapshot Committed() const;
 
  private:
   struct Item {
@@ -46,8 +49,8 @@ class WatermarkTracker {
     SweepCounters delta;
   };
   mutable std::mutex mu_;
-  uint64_t next_seq_ = 0;
-  std::map<uint64_t, Item> pending_;  // entries up to the watermark are erased
+  uint64_t first_seq_ = 0;    // seq of pending_.front()
+  std::deque<Item> pending_;  // items after the watermark, in seq order
   std::optional<std::string> watermark_;
   SweepCounters committed_;
 };
