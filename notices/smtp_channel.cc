@@ -15,10 +15,17 @@
 #include "absl/time/civil_time.h"
 #include "fmt/format.h"
 #include "notices/amsterdam_time.h"
+#include "notices/curl_support.h"
 #include "notices/json_fields.h"
 
 namespace takedown {
 namespace {
+
+using curl_support::GlobalInitOnce;
+using curl_support::IsLoopbackHost;
+using curl_support::UrlPart;
+template <typename T>
+using CurlPtr = curl_support::Ptr<T>;
 
 constexpr size_t kMaxAddressBytes = 254;
 constexpr size_t kMaxFromNameBytes = 128;
@@ -32,34 +39,6 @@ constexpr size_t kQuotedPrintableColumns = 75;
 constexpr size_t kEncodedWordBytes = 45;
 // RFC 5322 2.1.1: header lines SHOULD be at most 78 characters.
 constexpr size_t kMaxHeaderLine = 78;
-
-void GlobalInitOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
-};
-template <typename T>
-using CurlPtr = std::unique_ptr<T, CurlDeleter>;
-
-std::string UrlPart(CURLU* url, CURLUPart part) {
-  char* value = nullptr;
-  if (curl_url_get(url, part, &value, 0) != CURLUE_OK || value == nullptr) return "";
-  std::string result(value);
-  curl_free(value);
-  return result;
-}
-
-bool IsLoopbackHost(std::string_view host) {
-  if (host == "localhost" || host == "[::1]") return true;
-  in_addr address{};
-  const std::string text(host);
-  return ::inet_pton(AF_INET, text.c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
-}
 
 bool HasLineBreakOrControl(std::string_view value) {
   return std::any_of(value.begin(), value.end(), [](char ch) {

@@ -13,6 +13,7 @@
 
 #include "common/hex.h"
 #include "fmt/format.h"
+#include "notices/curl_support.h"
 #include "notices/json_fields.h"
 
 #ifndef TAKEDOWN_VERSION
@@ -22,22 +23,15 @@
 namespace takedown {
 namespace {
 
+using curl_support::GlobalInitOnce;
+using curl_support::IsLoopbackHost;
+using curl_support::UrlPart;
+template <typename T>
+using CurlPtr = curl_support::Ptr<T>;
+
 constexpr size_t kMinSecretBytes = 16;
 constexpr size_t kMaxUrlBytes = 4096;
 constexpr size_t kExcerptBytes = 200;
-
-void GlobalInitOnce() {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-struct CurlDeleter {
-  void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
-  void operator()(CURLU* url) const { curl_url_cleanup(url); }
-};
-template <typename T>
-using CurlPtr = std::unique_ptr<T, CurlDeleter>;
 
 // A printable one-line excerpt of a response body: valid UTF-8, controls as
 // spaces, at most kExcerptBytes.
@@ -56,13 +50,6 @@ std::string Excerpt(std::string_view body) {
   return text;
 }
 
-bool IsLoopbackHost(std::string_view host) {
-  if (host == "localhost" || host == "[::1]") return true;
-  in_addr address{};
-  const std::string text(host);
-  return ::inet_pton(AF_INET, text.c_str(), &address) == 1 && (ntohl(address.s_addr) >> 24) == 127;
-}
-
 // The parts of a URL that matter here, from libcurl's own parser so that
 // what we check is what libcurl will connect to.
 struct UrlParts {
@@ -70,14 +57,6 @@ struct UrlParts {
   bool has_credentials = false;
   bool has_fragment = false;
 };
-
-std::string UrlPart(CURLU* url, CURLUPart part) {
-  char* value = nullptr;
-  if (curl_url_get(url, part, &value, 0) != CURLUE_OK || value == nullptr) return "";
-  std::string result(value);
-  curl_free(value);
-  return result;
-}
 
 absl::StatusOr<UrlParts> ParseUrl(const std::string& text, std::string_view channel) {
   CurlPtr<CURLU> url(curl_url());
