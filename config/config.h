@@ -56,10 +56,49 @@ struct FilesystemSourceConfig {
   bool operator==(const FilesystemSourceConfig&) const = default;
 };
 
+struct S3SourceConfig {
+  std::string endpoint;  // REQUIRED for s3: http(s)://host[:port]
+  std::string region = "us-east-1";
+  std::string bucket;  // REQUIRED for s3
+  std::string prefix;
+  std::string addressing = "path";  // "path" | "virtual-host"
+  // Exactly one way to get credentials: a file (access_key_id=...,
+  // secret_access_key=..., mode 0600), environment variables, or anonymous.
+  std::string credentials_file;
+  std::string access_key_env;
+  std::string secret_key_env;
+  std::string session_token_env;
+  bool anonymous = false;
+  bool verify_tls = true;
+  std::string ca_file;
+  int max_concurrent_requests = 16;  // 1..1024
+  std::string quarantine_bucket;     // empty: the source bucket
+  std::string quarantine_prefix = "takedown-quarantine/";
+
+  bool operator==(const S3SourceConfig&) const = default;
+};
+
+struct UrlListSourceConfig {
+  std::string file;  // REQUIRED for url_list: one URL per line
+  // Reported URLs may point anywhere; fetching loopback, private and
+  // link-local addresses is refused unless this is set.
+  bool allow_private_addresses = false;
+  uint64_t max_body_bytes = 32ull << 20;
+  int max_redirects = 5;            // 0..20
+  int max_concurrent_per_host = 4;  // 1..64
+  int max_requests_per_second_per_host = 10;  // 1..1000
+  bool verify_tls = true;
+  std::string ca_file;
+
+  bool operator==(const UrlListSourceConfig&) const = default;
+};
+
 struct SourceConfig {
   std::string id;                     // REQUIRED; [a-z0-9][a-z0-9._-]{0,63}, unique
-  std::string type;                   // REQUIRED; "filesystem"
+  std::string type;                   // REQUIRED; "filesystem", "s3" or "url_list"
   FilesystemSourceConfig filesystem;  // meaningful when type == "filesystem"
+  S3SourceConfig s3;                  // meaningful when type == "s3"
+  UrlListSourceConfig url_list;       // meaningful when type == "url_list"
 
   bool operator==(const SourceConfig&) const = default;
 };
@@ -104,8 +143,37 @@ struct FileDropConfig {
   bool operator==(const FileDropConfig&) const = default;
 };
 
+// A webhook channel (notices/webhook_channel.h): HTTPS POST of each notice,
+// signed with HMAC-SHA256 of a secret read from secret_file.
+struct WebhookConfig {
+  std::string name;         // REQUIRED; channel name, unique among channels
+  std::string url;          // REQUIRED; https (http only to loopback)
+  std::string secret_file;  // REQUIRED; at least 16 bytes
+  std::string ca_file;
+
+  bool operator==(const WebhookConfig&) const = default;
+};
+
+// An SMTP channel (notices/smtp_channel.h): one e-mail per notice.
+struct SmtpConfig {
+  std::string name;  // REQUIRED; channel name, unique among channels
+  std::string url;   // REQUIRED; smtp://host[:port] or smtps://host[:port]
+  std::string starttls = "required";  // "required" | "none" (loopback only)
+  std::string username;
+  std::string password_file;  // with username
+  std::string from;           // REQUIRED
+  std::string from_name;
+  std::vector<std::string> to;                     // REQUIRED; 1..100
+  std::vector<std::string> languages = {"nl", "en"};  // of the text, in order
+  std::string ca_file;
+
+  bool operator==(const SmtpConfig&) const = default;
+};
+
 struct NoticesConfig {
   std::optional<FileDropConfig> file_drop;
+  std::vector<WebhookConfig> webhooks;
+  std::vector<SmtpConfig> smtp;
 
   bool operator==(const NoticesConfig&) const = default;
 };

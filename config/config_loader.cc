@@ -30,10 +30,13 @@ namespace fs = std::filesystem;
 
 constexpr size_t kMaxSources = 1024;
 constexpr size_t kMaxLists = 1024;
+constexpr size_t kMaxChannels = 64;
 constexpr size_t kMaxPatterns = 1024;
 constexpr size_t kMaxIdBytes = 64;
 
 constexpr std::string_view kFilesystemType = "filesystem";
+constexpr std::string_view kS3Type = "s3";
+constexpr std::string_view kUrlListType = "url_list";
 
 bool IsValidId(std::string_view id) {
   if (id.empty() || id.size() > kMaxIdBytes) return false;
@@ -134,17 +137,17 @@ class ConfigReader {
     std::string type;
     if (std::optional<YamlField> type_field = map.Required("type")) {
       std::optional<std::string> text = reader_.String(*type_field);
-      if (text && *text == kFilesystemType) {
+      if (text && (*text == kFilesystemType || *text == kS3Type || *text == kUrlListType)) {
         type = std::move(*text);
       } else if (text) {
-        reader_.Error(*type_field, fmt::format("unknown source type {}; expected one of {}",
-                                               QuoteForMessage(*text), kFilesystemType));
+        reader_.Error(*type_field, fmt::format("unknown source type {}; expected one of {}, {}, {}",
+                                               QuoteForMessage(*text), kFilesystemType, kS3Type, kUrlListType));
       }
     }
     if (type.empty()) {
       // The other keys depend on the type: judging them would only add noise.
       map.IgnoreUndeclaredKeys();
-    } else {
+    } else if (type == kFilesystemType) {
       source.type = type;
       const std::string detail = fmt::format(" for type {}", type);
       FilesystemSourceConfig& filesystem = source.filesystem;
@@ -155,6 +158,47 @@ class ConfigReader {
       if (std::optional<YamlField> exclude = map.Optional("exclude")) {
         ReadPatterns(*exclude, /*allow_empty=*/true, &filesystem.exclude);
       }
+    } else if (type == kS3Type) {
+      source.type = type;
+      const std::string detail = fmt::format(" for type {}", type);
+      S3SourceConfig& s3 = source.s3;
+      if (std::optional<YamlField> endpoint = map.Required("endpoint", detail)) {
+        if (std::optional<std::string> text = reader_.String(*endpoint)) {
+          if (!text->starts_with("http://") && !text->starts_with("https://")) {
+            reader_.Error(*endpoint, fmt::format("expected http(s)://host[:port], got {}", QuoteForMessage(*text)));
+          }
+          s3.endpoint = std::move(*text);
+        }
+      }
+      map.ReadString("region", &s3.region);
+      if (std::optional<YamlField> bucket = map.Required("bucket", detail)) {
+        if (std::optional<std::string> text = reader_.String(*bucket)) s3.bucket = std::move(*text);
+      }
+      map.ReadString("prefix", &s3.prefix);
+      map.ReadChoice<std::string>("addressing", {{"path", "path"}, {"virtual-host", "virtual-host"}},
+                                  &s3.addressing);
+      ReadPath(map.Optional("credentials_file"), &s3.credentials_file);
+      map.ReadString("access_key_env", &s3.access_key_env);
+      map.ReadString("secret_key_env", &s3.secret_key_env);
+      map.ReadString("session_token_env", &s3.session_token_env);
+      ReadBool(map, "anonymous", &s3.anonymous);
+      ReadBool(map, "verify_tls", &s3.verify_tls);
+      ReadPath(map.Optional("ca_file"), &s3.ca_file);
+      map.ReadInteger("max_concurrent_requests", 1, 1024, &s3.max_concurrent_requests);
+      map.ReadString("quarantine_bucket", &s3.quarantine_bucket);
+      map.ReadString("quarantine_prefix", &s3.quarantine_prefix);
+    } else {
+      source.type = type;
+      const std::string detail = fmt::format(" for type {}", type);
+      UrlListSourceConfig& urls = source.url_list;
+      ReadPath(map.Required("file", detail), &urls.file);
+      ReadBool(map, "allow_private_addresses", &urls.allow_private_addresses);
+      map.ReadByteSize("max_body_bytes", 1, 4ull << 30, &urls.max_body_bytes);
+      map.ReadInteger("max_redirects", 0, 20, &urls.max_redirects);
+      map.ReadInteger("max_concurrent_per_host", 1, 64, &urls.max_concurrent_per_host);
+      map.ReadInteger("max_requests_per_second_per_host", 1, 1000, &urls.max_requests_per_second_per_host);
+      ReadBool(map, "verify_tls", &urls.verify_tls);
+      ReadPath(map.Optional("ca_file"), &urls.ca_file);
     }
     map.Finish();
     return source;
@@ -193,11 +237,70 @@ class ConfigReader {
       if (file_drop.valid()) {
         FileDropConfig config;
         ReadPath(file_drop.Required("directory"), &config.directory);
+        channel_names_.emplace("file_drop", file_drop_field->mark.line + 1);
         notices.file_drop = std::move(config);
       }
       file_drop.Finish();
     }
+    if (std::optional<YamlField> field = map.Optional("webhooks")) {
+      reader_.ForEach(*field, kMaxChannels, [&](const YamlField& item) {
+        MapReader hook(reader_, item);
+        WebhookConfig config;
+        ReadId(hook.Required("name"), "channel name", channel_names_, &config.name);
+        ReadRequiredString(hook, "url", &config.url);
+        ReadPath(hook.Required("secret_file"), &config.secret_file);
+        ReadPath(hook.Optional("ca_file"), &config.ca_file);
+        hook.Finish();
+        notices.webhooks.push_back(std::move(config));
+      });
+    }
+    if (std::optional<YamlField> field = map.Optional("smtp")) {
+      reader_.ForEach(*field, kMaxChannels, [&](const YamlField& item) {
+        MapReader smtp(reader_, item);
+        SmtpConfig config;
+        ReadId(smtp.Required("name"), "channel name", channel_names_, &config.name);
+        ReadRequiredString(smtp, "url", &config.url);
+        smtp.ReadChoice<std::string>("starttls", {{"required", "required"}, {"none", "none"}}, &config.starttls);
+        smtp.ReadString("username", &config.username);
+        ReadPath(smtp.Optional("password_file"), &config.password_file);
+        ReadRequiredString(smtp, "from", &config.from);
+        smtp.ReadString("from_name", &config.from_name);
+        if (std::optional<YamlField> to = smtp.Required("to")) {
+          if (std::optional<std::vector<std::string>> list = reader_.StringList(*to, 100)) {
+            if (list->empty()) {
+              reader_.Error(*to, "expected at least one address");
+            } else {
+              config.to = std::move(*list);
+            }
+          }
+        }
+        if (std::optional<YamlField> languages = smtp.Optional("languages")) {
+          if (std::optional<std::vector<std::string>> list = reader_.StringList(*languages, 2)) {
+            bool ok = !list->empty();
+            for (const std::string& l : *list) ok = ok && (l == "nl" || l == "en");
+            if (ok) {
+              config.languages = std::move(*list);
+            } else {
+              reader_.Error(*languages, "expected one or two of nl, en");
+            }
+          }
+        }
+        ReadPath(smtp.Optional("ca_file"), &config.ca_file);
+        smtp.Finish();
+        notices.smtp.push_back(std::move(config));
+      });
+    }
     map.Finish();
+  }
+
+  void ReadRequiredString(MapReader& map, std::string_view key, std::string* out) {
+    if (std::optional<YamlField> field = map.Required(key)) {
+      if (std::optional<std::string> text = reader_.String(*field)) *out = std::move(*text);
+    }
+  }
+
+  static void ReadBool(MapReader& map, std::string_view key, bool* out) {
+    map.ReadChoice<bool>(key, {{"true", true}, {"false", false}}, out);
   }
 
   void ReadPath(const std::optional<YamlField>& field, std::string* out) {
@@ -257,6 +360,7 @@ class ConfigReader {
   const fs::path base_dir_;
   std::map<std::string, int, std::less<>> source_ids_;
   std::map<std::string, int, std::less<>> list_names_;
+  std::map<std::string, int, std::less<>> channel_names_;
 };
 
 // Records the position of the first event of a document.

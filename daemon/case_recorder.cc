@@ -24,8 +24,14 @@ std::string MatchKey(std::string_view case_id, std::string_view list, std::strin
 }  // namespace
 
 CaseRecorder::CaseRecorder(Store& store, AuditLog& audit, Clock& clock, DaemonMetrics& metrics,
-                           std::function<void()> on_notice)
-    : store_(store), audit_(audit), clock_(clock), metrics_(metrics), on_notice_(std::move(on_notice)) {}
+                           std::function<void()> on_notice, std::vector<std::string> channels)
+    : store_(store),
+      audit_(audit),
+      clock_(clock),
+      metrics_(metrics),
+      on_notice_(std::move(on_notice)),
+      channels_(channels.empty() ? std::vector<std::string>{std::string(kDefaultNoticeChannel)}
+                                 : std::move(channels)) {}
 
 absl::Status CaseRecorder::RecordVeto(const ObjectRecord& record, const std::vector<ExactMatch>& allowlist_hits,
                                       const std::vector<PdqVeto>& pdq_vetoes, bool write_object,
@@ -178,10 +184,15 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
                             {"category", c.category}};
   bool queued_notice = false;
   if (outcome.case_created) {
-    Notice notice = MakeDetectionNotice(c, now);
-    OutboxRecord outbox = NewOutboxRecord(notice, now);
-    batch.Put(Cf::kOutbox, notice.id, DumpJson(OutboxRecordToJson(outbox)));
-    details["notice_id"] = notice.id;
+    nlohmann::json notice_ids = nlohmann::json::array();
+    for (const std::string& channel : channels_) {
+      Notice notice = MakeDetectionNotice(c, now, channel);
+      OutboxRecord outbox = NewOutboxRecord(notice, now);
+      batch.Put(Cf::kOutbox, notice.id, DumpJson(OutboxRecordToJson(outbox)));
+      if (notice_ids.empty()) details["notice_id"] = notice.id;
+      notice_ids.push_back(notice.id);
+    }
+    details["notice_ids"] = std::move(notice_ids);
     events.push_back({actor, "case.create", case_id, details});
     queued_notice = true;
   } else {

@@ -34,9 +34,11 @@ struct RecordOutcome {
 
 class CaseRecorder {
  public:
-  // `on_notice` is called after a batch that queued a notice is written.
+  // `on_notice` is called after a batch that queued a notice is written. A
+  // new case queues one detection notice per channel in `channels` (empty:
+  // the file-drop channel's default name).
   CaseRecorder(Store& store, AuditLog& audit, Clock& clock, DaemonMetrics& metrics,
-               std::function<void()> on_notice);
+               std::function<void()> on_notice, std::vector<std::string> channels = {});
 
   // Writes `record` (when `write_object` is set) and whatever `matches` and
   // `pdq_matches` add.
@@ -60,6 +62,7 @@ class CaseRecorder {
   Clock& clock_;
   DaemonMetrics& metrics_;
   std::function<void()> on_notice_;
+  const std::vector<std::string> channels_;
   std::mutex case_mu_;  // serialises read-modify-write of cases
 };
 

@@ -1,14 +1,16 @@
 #include "daemon/daemon.h"
 
+#include "daemon/source_factory.h"
+
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
 
 #include "common/status_macros.h"
-#include "crawler/filesystem_source.h"
 #include "daemon/api_service.h"
+#include "daemon/notice_channels.h"
+#include "daemon/source_factory.h"
 #include "fmt/format.h"
-#include "notices/file_drop_channel.h"
 #include "spdlog/spdlog.h"
 
 namespace takedown {
@@ -40,12 +42,14 @@ absl::Status Daemon::Init() {
   ASSIGN_OR_RETURN(audit_, AuditLog::Open(*store_, clock_));
 
   outbox_ = std::make_unique<OutboxDispatcher>(*store_, clock_, *metrics_, OutboxOptions{});
-  if (config_.notices.file_drop) {
-    ASSIGN_OR_RETURN(std::unique_ptr<FileDropChannel> channel,
-                     FileDropChannel::Create(config_.notices.file_drop->directory));
+  ASSIGN_OR_RETURN(std::vector<NoticeChannelPtr> channels, MakeNoticeChannels(config_.notices, clock_));
+  std::vector<std::string> channel_names;
+  for (NoticeChannelPtr& channel : channels) {
+    channel_names.emplace_back(channel->name());
     outbox_->AddChannel(std::move(channel));
   }
-  recorder_ = std::make_unique<CaseRecorder>(*store_, *audit_, clock_, *metrics_, [this] { outbox_->Notify(); });
+  recorder_ = std::make_unique<CaseRecorder>(*store_, *audit_, clock_, *metrics_, [this] { outbox_->Notify(); },
+                                             std::move(channel_names));
 
   HashListLimits list_limits;
   list_limits.max_line_bytes = config_.limits.hash_list_max_line_bytes;
@@ -91,19 +95,10 @@ absl::Status Daemon::Init() {
   metrics_->SetQueueDepth([this] { return static_cast<double>(pool_->QueueDepth()); });
 
   for (const SourceConfig& sc : config_.sources) {
-    if (sc.type != "filesystem") {
-      return absl::UnimplementedError(fmt::format("source {}: type '{}' is not supported", sc.id, sc.type));
-    }
-    FilesystemSourceOptions options;
-    options.id = sc.id;
-    options.root = sc.filesystem.root;
-    options.include = sc.filesystem.include;
-    options.exclude = sc.filesystem.exclude;
-    absl::StatusOr<std::unique_ptr<FilesystemSource>> source = FilesystemSource::Create(options);
-    if (!source.ok()) return Annotate(source.status(), fmt::format("source {}", sc.id));
-    runners_[sc.id] = std::make_unique<SweepRunner>(**source, *processor_, *pool_, *store_, *audit_, clock_,
+    ASSIGN_OR_RETURN(SourcePtr source, MakeSource(sc));
+    runners_[sc.id] = std::make_unique<SweepRunner>(*source, *processor_, *pool_, *store_, *audit_, clock_,
                                                     config_.daemon.checkpoint_every);
-    sources_[sc.id] = std::move(*source);
+    sources_[sc.id] = std::move(source);
   }
 
   ASSIGN_OR_RETURN(http_, HttpServer::Start(config_.daemon.http_listen, 4));

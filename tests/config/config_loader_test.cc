@@ -178,6 +178,34 @@ INSTANTIATE_TEST_SUITE_P(
                                   c.matcher.pdq = PdqMode::kFast;
                                   c.matcher.pdq_fast_extra_radius = 12;
                                 }},
+                      ValidCase{"S3AndUrlListSources",
+                                "daemon: {data_dir: d}\n"
+                                "sources:\n"
+                                "  - {id: b, type: s3, endpoint: 'http://127.0.0.1:9000', bucket: data,\n"
+                                "     addressing: virtual-host, access_key_env: AK, secret_key_env: SK,\n"
+                                "     verify_tls: false, max_concurrent_requests: 4}\n"
+                                "  - {id: u, type: url_list, file: urls.txt, allow_private_addresses: true,\n"
+                                "     max_body_bytes: 1MiB, max_redirects: 0}\n",
+                                [](TakedownConfig& c) {
+                                  SourceConfig b;
+                                  b.id = "b";
+                                  b.type = "s3";
+                                  b.s3.endpoint = "http://127.0.0.1:9000";
+                                  b.s3.bucket = "data";
+                                  b.s3.addressing = "virtual-host";
+                                  b.s3.access_key_env = "AK";
+                                  b.s3.secret_key_env = "SK";
+                                  b.s3.verify_tls = false;
+                                  b.s3.max_concurrent_requests = 4;
+                                  SourceConfig u;
+                                  u.id = "u";
+                                  u.type = "url_list";
+                                  u.url_list.file = "/base/urls.txt";
+                                  u.url_list.allow_private_addresses = true;
+                                  u.url_list.max_body_bytes = 1 << 20;
+                                  u.url_list.max_redirects = 0;
+                                  c.sources = {b, u};
+                                }},
                       ValidCase{"SourceWithDefaultPatterns",
                                 "daemon: {data_dir: d}\n"
                                 "sources:\n"
@@ -381,10 +409,21 @@ INSTANTIATE_TEST_SUITE_P(
                   "daemon: {data_dir: d}\n"
                   "sources:\n"
                   "  - id: a\n"
-                  "    type: s3\n"
+                  "    type: gcs\n"
                   "    bucket: b\n",
-                  "t.yaml:4:11: sources[0].type: unknown source type 's3'; "
-                  "expected one of filesystem"},
+                  "t.yaml:4:11: sources[0].type: unknown source type 'gcs'; "
+                  "expected one of filesystem, s3, url_list"},
+        ErrorCase{"S3SourceNeedsEndpointAndBucket",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - {id: a, type: s3, region: eu}\n",
+                  "t.yaml:3:5: sources[0]: missing required key 'endpoint' for type s3\n"
+                  "t.yaml:3:5: sources[0]: missing required key 'bucket' for type s3"},
+        ErrorCase{"S3EndpointMustBeAUrl",
+                  "daemon: {data_dir: d}\n"
+                  "sources:\n"
+                  "  - {id: a, type: s3, endpoint: s3.example.net, bucket: b}\n",
+                  "t.yaml:3:33: sources[0].endpoint: expected http(s)://host[:port], got 's3.example.net'"},
         ErrorCase{"SourceKeyOfAnotherType",
                   "daemon: {data_dir: d}\n"
                   "sources:\n"
@@ -475,9 +514,18 @@ INSTANTIATE_TEST_SUITE_P(
                   "    directry: m\n",
                   "t.yaml:5:5: notices.file_drop.directry: unknown key; expected "
                   "one of directory (did you mean 'directory'?)"},
-        ErrorCase{"NoticesUnknownChannel", "daemon: {data_dir: d}\nnotices:\n  smtp: {}\n",
-                  "t.yaml:3:3: notices.smtp: unknown key; expected one of "
-                  "file_drop"}),
+        ErrorCase{"NoticesUnknownChannel", "daemon: {data_dir: d}\nnotices:\n  fax: {}\n",
+                  "t.yaml:3:3: notices.fax: unknown key; expected one of "
+                  "file_drop, webhooks, smtp"},
+        ErrorCase{"ChannelNamesAreUnique",
+                  "daemon: {data_dir: d}\nnotices:\n  file_drop: {directory: n}\n"
+                  "  webhooks:\n  - {name: file_drop, url: 'https://h/x', secret_file: s}\n",
+                  "t.yaml:5:12: notices.webhooks[0].name: duplicate channel name 'file_drop' (first at line 3)"},
+        ErrorCase{"SmtpNeedsRecipientsAndKnownLanguages",
+                  "daemon: {data_dir: d}\nnotices:\n  smtp:\n"
+                  "  - {name: m, url: 'smtp://h', from: a@b.nl, to: [], languages: [de]}\n",
+                  "t.yaml:4:50: notices.smtp[0].to: expected at least one address\n"
+                  "t.yaml:4:65: notices.smtp[0].languages: expected one or two of nl, en"}),
     [](const ::testing::TestParamInfo<ErrorCase>& info) { return info.param.name; });
 
 // --- Several errors at once ---------------------------------------------------
@@ -677,16 +725,48 @@ TEST(Examples, FullEqualsDefaults) {
   TakedownConfig expected;
   expected.source_path = config->source_path;
   expected.daemon.data_dir = config->daemon.data_dir;
-  ASSERT_EQ(config->sources.size(), 1u);
+  ASSERT_EQ(config->sources.size(), 3u);
   SourceConfig source;
   source.id = config->sources[0].id;
   source.type = config->sources[0].type;
   source.filesystem.root = config->sources[0].filesystem.root;
-  expected.sources = {source};
+  SourceConfig bucket;
+  bucket.id = config->sources[1].id;
+  bucket.type = config->sources[1].type;
+  bucket.s3.endpoint = config->sources[1].s3.endpoint;
+  bucket.s3.bucket = config->sources[1].s3.bucket;
+  bucket.s3.credentials_file = config->sources[1].s3.credentials_file;  // one way is required
+  SourceConfig urls;
+  urls.id = config->sources[2].id;
+  urls.type = config->sources[2].type;
+  urls.url_list.file = config->sources[2].url_list.file;
+  expected.sources = {source, bucket, urls};
+  EXPECT_EQ(bucket.type, "s3");
+  EXPECT_EQ(urls.type, "url_list");
   ASSERT_EQ(config->lists.size(), 1u);
   expected.lists = {{config->lists[0].name, config->lists[0].path}};
   ASSERT_TRUE(config->notices.file_drop.has_value());
   expected.notices.file_drop = FileDropConfig{config->notices.file_drop->directory};
+  ASSERT_EQ(config->notices.webhooks.size(), 1u);
+  WebhookConfig hook;
+  hook.name = config->notices.webhooks[0].name;
+  hook.url = config->notices.webhooks[0].url;
+  hook.secret_file = config->notices.webhooks[0].secret_file;
+  hook.ca_file = config->notices.webhooks[0].ca_file;  // an example; no default
+  expected.notices.webhooks = {hook};
+  ASSERT_EQ(config->notices.smtp.size(), 1u);
+  SmtpConfig smtp;
+  const SmtpConfig& got = config->notices.smtp[0];
+  smtp.name = got.name;
+  smtp.url = got.url;
+  smtp.from = got.from;
+  smtp.to = got.to;
+  // Examples of optional values without a default.
+  smtp.username = got.username;
+  smtp.password_file = got.password_file;
+  smtp.from_name = got.from_name;
+  smtp.ca_file = got.ca_file;
+  expected.notices.smtp = {smtp};
   EXPECT_EQ(*config, expected);
 }
 
@@ -710,6 +790,11 @@ std::set<std::string> SchemaKeys(const std::string& yaml_with_bad_key) {
   return keys;
 }
 
+std::string ReadFileForTest(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 std::set<std::string> KeysOf(const YAML::Node& map) {
   std::set<std::string> keys;
   for (const auto& pair : map) keys.insert(pair.first.Scalar());
@@ -725,8 +810,27 @@ TEST(Examples, FullListsEverySchemaKey) {
   EXPECT_EQ(KeysOf(full["limits"]), SchemaKeys(daemon + "limits: {zzzzzz: 1}\n"));
   EXPECT_EQ(KeysOf(full["sources"][0]), SchemaKeys(daemon + "sources: [{id: a, type: filesystem, root: r, "
                                                             "zzzzzz: 1}]\n"));
+  // Optional keys without a default appear commented out, with an example.
+  const std::string text = ReadFileForTest((kExamples / "full.yaml").string());
+  auto without = [](std::set<std::string> keys, const std::set<std::string>& commented) {
+    for (const std::string& k : commented) keys.erase(k);
+    return keys;
+  };
+  const std::set<std::string> s3_commented = {"prefix", "access_key_env", "secret_key_env",
+                                              "session_token_env", "ca_file", "quarantine_bucket"};
+  for (const std::string& k : s3_commented) EXPECT_NE(text.find("# " + k + ": "), std::string::npos) << k;
+  EXPECT_EQ(KeysOf(full["sources"][1]),
+            without(SchemaKeys(daemon + "sources: [{id: a, type: s3, endpoint: 'http://h', bucket: b, zzzzzz: 1}]\n"),
+                    s3_commented));
+  EXPECT_EQ(KeysOf(full["sources"][2]),
+            without(SchemaKeys(daemon + "sources: [{id: a, type: url_list, file: f, zzzzzz: 1}]\n"), {"ca_file"}));
   EXPECT_EQ(KeysOf(full["lists"][0]), SchemaKeys(daemon + "lists: [{name: a, path: p, zzzzzz: 1}]\n"));
+  EXPECT_EQ(KeysOf(full["matcher"]), SchemaKeys(daemon + "matcher: {zzzzzz: 1}\n"));
   EXPECT_EQ(KeysOf(full["notices"]), SchemaKeys(daemon + "notices: {zzzzzz: 1}\n"));
+  EXPECT_EQ(KeysOf(full["notices"]["webhooks"][0]),
+            SchemaKeys(daemon + "notices: {webhooks: [{name: w, url: u, secret_file: s, zzzzzz: 1}]}\n"));
+  EXPECT_EQ(KeysOf(full["notices"]["smtp"][0]),
+            SchemaKeys(daemon + "notices: {smtp: [{name: m, url: u, from: f, to: [t], zzzzzz: 1}]}\n"));
   EXPECT_EQ(KeysOf(full["notices"]["file_drop"]),
             SchemaKeys(daemon + "notices: {file_drop: {directory: d, zzzzzz: "
                                 "1}}\n"));
