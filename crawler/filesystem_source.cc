@@ -21,6 +21,8 @@
 
 #include "absl/status/status.h"
 #include "common/status_macros.h"
+#include "crawler/glob_selection.h"
+#include "crawler/unique_fd.h"
 #include "fmt/format.h"
 
 #if defined(SYS_openat2) && defined(RESOLVE_BENEATH)
@@ -38,40 +40,6 @@ constexpr off_t kReadAheadHintBytes = 1 << 20;
 
 // Longest key Open() accepts; longer keys cannot name a file on Linux anyway.
 constexpr size_t kMaxKeyBytes = PATH_MAX - 1;
-
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& other) noexcept {
-    if (this != &other) {
-      Reset();
-      fd_ = std::exchange(other.fd_, -1);
-    }
-    return *this;
-  }
-  UniqueFd(const UniqueFd&) = delete;
-  UniqueFd& operator=(const UniqueFd&) = delete;
-  ~UniqueFd() { Reset(); }
-
-  int get() const { return fd_; }
-  bool valid() const { return fd_ >= 0; }
-  int Release() { return std::exchange(fd_, -1); }
-  void Reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-std::string ErrnoText(int err) {
-  char buffer[256];
-  // GNU strerror_r: returns a pointer to the message, not always `buffer`.
-  return std::string(strerror_r(err, buffer, sizeof(buffer)));
-}
 
 std::string JoinKey(std::string_view dir_key, std::string_view name) {
   if (dir_key.empty()) return std::string(name);
@@ -395,29 +363,10 @@ absl::StatusOr<std::unique_ptr<FilesystemSource>> FilesystemSource::Create(Files
       std::move(options.id), std::move(root), std::move(include), std::move(exclude), options.allow_openat2));
 }
 
-bool FilesystemSource::SelectsFile(std::string_view key) const {
-  bool included = false;
-  for (const GlobMatcher& glob : include_) {
-    if (glob.Matches(key)) {
-      included = true;
-      break;
-    }
-  }
-  if (!included) return false;
-  for (const GlobMatcher& glob : exclude_) {
-    if (glob.Matches(key)) return false;
-  }
-  return true;
-}
+bool FilesystemSource::SelectsFile(std::string_view key) const { return GlobsSelectFile(include_, exclude_, key); }
 
 bool FilesystemSource::PrunesDirectory(std::string_view dir_key) const {
-  for (const GlobMatcher& glob : exclude_) {
-    if (glob.Matches(dir_key) || glob.MatchesEverythingUnder(dir_key)) return true;
-  }
-  for (const GlobMatcher& glob : include_) {
-    if (glob.CouldMatchUnder(dir_key)) return false;
-  }
-  return true;
+  return GlobsPruneDirectory(include_, exclude_, dir_key);
 }
 
 std::string FilesystemSource::SymlinkReason(int dir_fd, std::string_view name, std::string_view key) const {
