@@ -44,6 +44,13 @@ struct LimitsConfig {
   uint64_t hash_list_max_bytes = 16ull << 30;
   uint64_t max_image_pixels = 1ull << 26;  // larger images: recorded, not decoded
   uint64_t max_image_bytes = 64ull << 20;  // larger image files: not PDQ-hashed
+  // Archive expansion (crawler/archive_expander.h ArchiveLimits; docs/archives.md).
+  int archive_max_depth = 3;  // 0: archives are not expanded; 0..32
+  uint64_t archive_max_members = 100'000;
+  uint64_t archive_max_total_bytes = 8ull << 30;
+  uint64_t archive_max_member_bytes = 2ull << 30;
+  int archive_max_ratio = 200;  // expanded bytes per archive byte; 1..100'000
+  uint64_t archive_max_buffered_bytes = 64ull << 20;
 
   bool operator==(const LimitsConfig&) const = default;
 };
@@ -99,6 +106,13 @@ struct SourceConfig {
   FilesystemSourceConfig filesystem;  // meaningful when type == "filesystem"
   S3SourceConfig s3;                  // meaningful when type == "s3"
   UrlListSourceConfig url_list;       // meaningful when type == "url_list"
+  // Seconds between the end of a full sweep and the start of the next one;
+  // 0: sweeps start only when asked (API, takedownctl). Config spelling:
+  // a duration ("0", "90s", "15m", "24h", "7d").
+  int64_t rescan_interval_seconds = 0;
+  // filesystem only: watch the root (inotify) and scan new and changed files
+  // within seconds, between full sweeps.
+  bool watch = false;
 
   bool operator==(const SourceConfig&) const = default;
 };

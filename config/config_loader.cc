@@ -126,6 +126,12 @@ class ConfigReader {
     map.ReadByteSize("hash_list_max_bytes", 1, kPiB, &limits.hash_list_max_bytes);
     map.ReadInteger("max_image_pixels", 1, uint64_t{1} << 40, &limits.max_image_pixels);
     map.ReadByteSize("max_image_bytes", 1, 4ull << 30, &limits.max_image_bytes);
+    map.ReadInteger("archive_max_depth", 0, 32, &limits.archive_max_depth);
+    map.ReadInteger("archive_max_members", 1, 100'000'000, &limits.archive_max_members);
+    map.ReadByteSize("archive_max_total_bytes", 1, kPiB, &limits.archive_max_total_bytes);
+    map.ReadByteSize("archive_max_member_bytes", 1, kPiB, &limits.archive_max_member_bytes);
+    map.ReadInteger("archive_max_ratio", 1, 100'000, &limits.archive_max_ratio);
+    map.ReadByteSize("archive_max_buffered_bytes", 1 << 20, 4ull << 30, &limits.archive_max_buffered_bytes);
     map.Finish();
   }
 
@@ -144,6 +150,7 @@ class ConfigReader {
                                                QuoteForMessage(*text), kFilesystemType, kS3Type, kUrlListType));
       }
     }
+    ReadDuration(map.Optional("rescan_interval"), &source.rescan_interval_seconds);
     if (type.empty()) {
       // The other keys depend on the type: judging them would only add noise.
       map.IgnoreUndeclaredKeys();
@@ -158,6 +165,7 @@ class ConfigReader {
       if (std::optional<YamlField> exclude = map.Optional("exclude")) {
         ReadPatterns(*exclude, /*allow_empty=*/true, &filesystem.exclude);
       }
+      ReadBool(map, "watch", &source.watch);
     } else if (type == kS3Type) {
       source.type = type;
       const std::string detail = fmt::format(" for type {}", type);
@@ -301,6 +309,19 @@ class ConfigReader {
 
   static void ReadBool(MapReader& map, std::string_view key, bool* out) {
     map.ReadChoice<bool>(key, {{"true", true}, {"false", false}}, out);
+  }
+
+  void ReadDuration(const std::optional<YamlField>& field, int64_t* out) {
+    if (!field) return;
+    std::optional<std::string> text = reader_.String(*field);
+    if (!text) return;
+    std::optional<int64_t> seconds = ParseDurationSeconds(*text);
+    if (!seconds) {
+      reader_.Error(*field, fmt::format("expected a duration such as 0, 90s, 15m, 24h or 7d, got {}",
+                                        QuoteForMessage(*text)));
+      return;
+    }
+    *out = *seconds;
   }
 
   void ReadPath(const std::optional<YamlField>& field, std::string* out) {

@@ -106,6 +106,42 @@ std::string FormatByteSize(uint64_t bytes) {
   return std::to_string(bytes);
 }
 
+namespace {
+struct DurationUnit {
+  std::string_view name;
+  int64_t seconds;
+};
+constexpr DurationUnit kDurationUnits[] = {{"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1}};
+}  // namespace
+
+std::optional<int64_t> ParseDurationSeconds(std::string_view text) {
+  size_t digits_end = 0;
+  while (digits_end < text.size() && (IsDigit(text[digits_end]) || text[digits_end] == '_')) {
+    ++digits_end;
+  }
+  std::optional<uint64_t> number = ParseDigits(text.substr(0, digits_end));
+  if (!number || *number > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return std::nullopt;
+  const std::string_view unit = text.substr(digits_end);
+  if (unit.empty()) return static_cast<int64_t>(*number);
+  for (const DurationUnit& candidate : kDurationUnits) {
+    if (unit != candidate.name) continue;
+    if (*number > static_cast<uint64_t>(std::numeric_limits<int64_t>::max() / candidate.seconds)) {
+      return std::nullopt;
+    }
+    return static_cast<int64_t>(*number) * candidate.seconds;
+  }
+  return std::nullopt;
+}
+
+std::string FormatDurationSeconds(int64_t seconds) {
+  if (seconds != 0) {
+    for (const DurationUnit& unit : kDurationUnits) {
+      if (seconds % unit.seconds == 0) return std::to_string(seconds / unit.seconds) + std::string(unit.name);
+    }
+  }
+  return std::to_string(seconds);
+}
+
 std::optional<HostPort> ParseHostPort(std::string_view text) {
   HostPort result;
   std::string_view port_text;

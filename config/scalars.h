@@ -8,6 +8,9 @@
 //   ParseByteSize("10 MB")                             units B, KB, MB, GB,
 //                                                      TB, PB (powers of 1000)
 //                                                      and KiB..PiB (of 1024)
+//   ParseDurationSeconds("90s"), ParseDurationSeconds("24h"),
+//   ParseDurationSeconds("3600")                       units s, m, h, d;
+//                                                      no unit: seconds
 //   ParseHostPort("127.0.0.1:0"), ParseHostPort("[::1]:50051")
 #pragma once
 
@@ -25,6 +28,12 @@ std::optional<uint64_t> ParseByteSize(std::string_view text);
 // Returns the shortest exact spelling ParseByteSize accepts: "4KiB", "10MB",
 // "1023" (no unit when none divides exactly).
 std::string FormatByteSize(uint64_t bytes);
+
+std::optional<int64_t> ParseDurationSeconds(std::string_view text);
+
+// Returns the shortest exact spelling ParseDurationSeconds accepts: "0",
+// "90s", "15m", "24h", "7d".
+std::string FormatDurationSeconds(int64_t seconds);
 
 struct HostPort {
   std::string host;  // name or IPv4 address, or IPv6 address without brackets

@@ -149,6 +149,38 @@ INSTANTIATE_TEST_SUITE_P(
                                   c.limits.hash_list_max_entries = 10'000'000'000ull;
                                   c.limits.hash_list_max_bytes = 10'000'000;
                                 }},
+                      ValidCase{"ArchiveLimits",
+                                "daemon: {data_dir: d}\n"
+                                "limits: {archive_max_depth: 0, archive_max_members: 10, "
+                                "archive_max_total_bytes: 1GiB, archive_max_member_bytes: 1MiB, "
+                                "archive_max_ratio: 50, archive_max_buffered_bytes: 1MiB}\n",
+                                [](TakedownConfig& c) {
+                                  c.limits.archive_max_depth = 0;
+                                  c.limits.archive_max_members = 10;
+                                  c.limits.archive_max_total_bytes = 1ull << 30;
+                                  c.limits.archive_max_member_bytes = 1 << 20;
+                                  c.limits.archive_max_ratio = 50;
+                                  c.limits.archive_max_buffered_bytes = 1 << 20;
+                                }},
+                      ValidCase{"WatchAndRescanInterval",
+                                "daemon: {data_dir: d}\n"
+                                "sources:\n"
+                                "  - {id: a, type: filesystem, root: /r, watch: true, rescan_interval: 24h}\n"
+                                "  - {id: b, type: url_list, file: /f, rescan_interval: '90'}\n",
+                                [](TakedownConfig& c) {
+                                  SourceConfig a;
+                                  a.id = "a";
+                                  a.type = "filesystem";
+                                  a.filesystem.root = "/r";
+                                  a.watch = true;
+                                  a.rescan_interval_seconds = 86400;
+                                  SourceConfig b;
+                                  b.id = "b";
+                                  b.type = "url_list";
+                                  b.url_list.file = "/f";
+                                  b.rescan_interval_seconds = 90;
+                                  c.sources = {a, b};
+                                }},
                       ValidCase{"ByteSizeUpperBound",
                                 "daemon: {data_dir: d}\nlimits: {read_buffer_bytes: 64MiB}",
                                 [](TakedownConfig& c) { c.limits.read_buffer_bytes = 64ull << 20; }},
@@ -338,6 +370,17 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml:3:16: daemon.grpc_listen: expected host:port with a "
                   "port 0..65535 (e.g. 127.0.0.1:9464 or [::1]:9464), got "
                   "'host:70000'"},
+        ErrorCase{"DurationSyntax",
+                  "daemon: {data_dir: d}\nsources: [{id: a, type: filesystem, root: r, rescan_interval: 1w}]\n",
+                  "t.yaml:2:63: sources[0].rescan_interval: expected a duration such as 0, 90s, 15m, 24h or "
+                  "7d, got '1w'"},
+        ErrorCase{"WatchIsFilesystemOnly",
+                  "daemon: {data_dir: d}\nsources: [{id: a, type: url_list, file: f, watch: true}]\n",
+                  "t.yaml:2:44: sources[0].watch: unknown key; expected one of id, type, rescan_interval, file, "
+                  "allow_private_addresses, max_body_bytes, max_redirects, max_concurrent_per_host, "
+                  "max_requests_per_second_per_host, verify_tls, ca_file"},
+        ErrorCase{"ArchiveDepthAboveRange", "daemon: {data_dir: d}\nlimits: {archive_max_depth: 33}\n",
+                  "t.yaml:2:29: limits.archive_max_depth: expected an integer 0..32, got '33'"},
         ErrorCase{"ByteSizeSyntax", "daemon: {data_dir: d}\nlimits:\n  max_object_bytes: lots\n",
                   std::string("t.yaml:3:21: limits.max_object_bytes: expected a "
                               "byte size 1..1PiB") +
@@ -432,7 +475,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "    root: r\n"
                   "    bucket: b\n",
                   "t.yaml:6:5: sources[0].bucket: unknown key; expected one of "
-                  "id, type, root, include, exclude"},
+                  "id, type, rescan_interval, root, include, exclude, watch"},
         ErrorCase{"SourceDuplicateId",
                   "daemon: {data_dir: d}\n"
                   "sources:\n"
@@ -819,11 +862,15 @@ TEST(Examples, FullListsEverySchemaKey) {
   const std::set<std::string> s3_commented = {"prefix", "access_key_env", "secret_key_env",
                                               "session_token_env", "ca_file", "quarantine_bucket"};
   for (const std::string& k : s3_commented) EXPECT_NE(text.find("# " + k + ": "), std::string::npos) << k;
+  // Keys common to every type are documented on the first source only.
+  std::set<std::string> s3_and_common = s3_commented;
+  s3_and_common.insert("rescan_interval");
   EXPECT_EQ(KeysOf(full["sources"][1]),
             without(SchemaKeys(daemon + "sources: [{id: a, type: s3, endpoint: 'http://h', bucket: b, zzzzzz: 1}]\n"),
-                    s3_commented));
+                    s3_and_common));
   EXPECT_EQ(KeysOf(full["sources"][2]),
-            without(SchemaKeys(daemon + "sources: [{id: a, type: url_list, file: f, zzzzzz: 1}]\n"), {"ca_file"}));
+            without(SchemaKeys(daemon + "sources: [{id: a, type: url_list, file: f, zzzzzz: 1}]\n"),
+                    {"ca_file", "rescan_interval"}));
   EXPECT_EQ(KeysOf(full["lists"][0]), SchemaKeys(daemon + "lists: [{name: a, path: p, zzzzzz: 1}]\n"));
   EXPECT_EQ(KeysOf(full["matcher"]), SchemaKeys(daemon + "matcher: {zzzzzz: 1}\n"));
   EXPECT_EQ(KeysOf(full["notices"]), SchemaKeys(daemon + "notices: {zzzzzz: 1}\n"));

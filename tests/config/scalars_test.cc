@@ -93,6 +93,30 @@ TEST(FormatByteSize, UsesLargestExactUnit) {
   EXPECT_EQ(FormatByteSize(1023), "1023");
 }
 
+TEST(ParseDurationSeconds, AcceptsSecondsAndUnits) {
+  EXPECT_EQ(ParseDurationSeconds("0"), 0);
+  EXPECT_EQ(ParseDurationSeconds("90"), 90);
+  EXPECT_EQ(ParseDurationSeconds("90s"), 90);
+  EXPECT_EQ(ParseDurationSeconds("15m"), 900);
+  EXPECT_EQ(ParseDurationSeconds("24h"), 86400);
+  EXPECT_EQ(ParseDurationSeconds("7d"), 7 * 86400);
+  EXPECT_EQ(ParseDurationSeconds("1_000s"), 1000);
+  for (const char* bad : {"", "s", "-1", "1w", "1 h", "1.5h", "h1", "99999999999999999999d"}) {
+    EXPECT_EQ(ParseDurationSeconds(bad), std::nullopt) << "'" << bad << "'";
+  }
+}
+
+TEST(FormatDurationSeconds, RoundTripsWithLargestExactUnit) {
+  EXPECT_EQ(FormatDurationSeconds(0), "0");
+  EXPECT_EQ(FormatDurationSeconds(90), "90s");
+  EXPECT_EQ(FormatDurationSeconds(900), "15m");
+  EXPECT_EQ(FormatDurationSeconds(86400), "1d");
+  EXPECT_EQ(FormatDurationSeconds(7200), "2h");
+  for (int64_t value : {int64_t{1}, int64_t{61}, int64_t{3600}, int64_t{172800}}) {
+    EXPECT_EQ(ParseDurationSeconds(FormatDurationSeconds(value)), value) << value;
+  }
+}
+
 TEST(FormatByteSize, RoundTripsThroughParse) {
   for (uint64_t value :
        {uint64_t{1}, uint64_t{999}, uint64_t{4096}, uint64_t{5000}, uint64_t{3} << 40, UINT64_MAX}) {
