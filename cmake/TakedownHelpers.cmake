@@ -2,7 +2,19 @@
 #   A static library named takedown_<name>; headers are included from the repo root.
 # takedown_test(NAME name SRCS ... DEPS ... [LABELS ...])
 #   A gtest binary registered with CTest (gtest_discover_tests), linked with gmock_main.
+#   Tests labelled unit (the default) are also built by the target
+#   `unit_tests`, which the sanitizer stage of scripts/test.sh builds instead of
+#   everything. A unit test added with add_test must call
+#   takedown_unit_test_target(<executable>).
 include(GoogleTest)
+
+if(NOT TARGET unit_tests)
+  add_custom_target(unit_tests)
+endif()
+
+function(takedown_unit_test_target target)
+  add_dependencies(unit_tests ${target})
+endfunction()
 
 function(takedown_library)
   cmake_parse_arguments(TL "" "NAME" "SRCS;DEPS" ${ARGN})
@@ -23,4 +35,7 @@ function(takedown_test)
     set(TT_LABELS unit)
   endif()
   gtest_discover_tests(${TT_NAME} PROPERTIES LABELS "${TT_LABELS}" DISCOVERY_TIMEOUT 60)
+  if("unit" IN_LIST TT_LABELS)
+    takedown_unit_test_target(${TT_NAME})
+  endif()
 endfunction()
