@@ -99,13 +99,7 @@ HashListManager::HashListManager(Store& store, AuditLog& audit, ExactIndex& inde
 absl::Status HashListManager::InstallPdq(const std::string& name, const std::string& version,
                                          const std::vector<HashListEntry>& entries) {
   if (pdq_ == nullptr) return absl::OkStatus();
-  std::vector<PdqIndexEntry> pdq_entries;
-  for (const HashListEntry& e : entries) {
-    if (e.type != HashType::kPdq) continue;
-    std::optional<PdqHash> hash = PdqHashFromDigest(e.digest);
-    if (!hash) return absl::DataLossError(fmt::format("hash list {}: entry {} has a malformed PDQ hash", name, e.entry_id));
-    pdq_entries.push_back(PdqIndexEntry{*hash, name, e.entry_id, e.category});
-  }
+  ASSIGN_OR_RETURN(std::vector<PdqIndexEntry> pdq_entries, PdqIndexEntriesFromHashList(name, entries));
   const ListPolicy& policy = policies_.For(name);
   absl::Status s = policy.allowlist ? pdq_->SetAllowlist(name, version, policy.pdq.threshold, std::move(pdq_entries))
                                     : pdq_->SetList(name, version, policy.pdq, std::move(pdq_entries));

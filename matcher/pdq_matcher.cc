@@ -193,15 +193,20 @@ std::string PdqHashToDigest(const PdqHash& hash) {
   return raw;
 }
 
-std::vector<PdqIndexEntry> PdqIndexEntriesFromHashList(const HashList& list) {
-  std::vector<PdqIndexEntry> entries;
-  for (const HashListEntry& e : list.entries) {
+absl::StatusOr<std::vector<PdqIndexEntry>> PdqIndexEntriesFromHashList(std::string_view list_name,
+                                                                       std::span<const HashListEntry> entries) {
+  std::vector<PdqIndexEntry> pdq_entries;
+  for (const HashListEntry& e : entries) {
     if (e.type != HashType::kPdq) continue;
     std::optional<PdqHash> hash = PdqHashFromDigest(e.digest);
-    if (!hash.has_value()) continue;
-    entries.push_back(PdqIndexEntry{*hash, list.name, e.entry_id, e.category});
+    if (!hash.has_value()) {
+      return absl::DataLossError(fmt::format("hash list {}: entry {} has a malformed PDQ hash ({} bytes, not 32); "
+                                             "import the list again",
+                                             list_name, e.entry_id, e.digest.size()));
+    }
+    pdq_entries.push_back(PdqIndexEntry{*hash, std::string(list_name), e.entry_id, e.category});
   }
-  return entries;
+  return pdq_entries;
 }
 
 absl::StatusOr<std::unique_ptr<PdqMatcher>> PdqMatcher::Create(const PdqMatcherOptions& options) {

@@ -190,9 +190,15 @@ struct PdqListInfo {
 std::optional<PdqHash> PdqHashFromDigest(std::string_view raw);
 std::string PdqHashToDigest(const PdqHash& hash);
 
-// The kPdq entries of `list` (others are skipped), with list_name set to
-// list.name, ready for SetList()/SetAllowlist().
-std::vector<PdqIndexEntry> PdqIndexEntriesFromHashList(const HashList& list);
+// The kPdq entries of `entries` (others are skipped), with list_name set to
+// `list_name`, ready for SetList()/SetAllowlist(). DataLoss naming the list
+// and entry if a PDQ digest is not 32 bytes (the parser never produces one;
+// a damaged store can).
+absl::StatusOr<std::vector<PdqIndexEntry>> PdqIndexEntriesFromHashList(std::string_view list_name,
+                                                                       std::span<const HashListEntry> entries);
+inline absl::StatusOr<std::vector<PdqIndexEntry>> PdqIndexEntriesFromHashList(const HashList& list) {
+  return PdqIndexEntriesFromHashList(list.name, list.entries);
+}
 
 class PdqMatcher {
  public:

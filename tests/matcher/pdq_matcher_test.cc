@@ -165,12 +165,25 @@ TEST(PdqIndexEntriesFromHashList, TakesOnlyThePdqEntries) {
           hex + ",csam,s-1\n",
       "mixed.csv", "mixed", HashListLimits{});
   ASSERT_TRUE(list.ok()) << list.status();
-  const std::vector<PdqIndexEntry> entries = PdqIndexEntriesFromHashList(*list);
+  absl::StatusOr<std::vector<PdqIndexEntry>> converted = PdqIndexEntriesFromHashList(*list);
+  ASSERT_TRUE(converted.ok()) << converted.status();
+  const std::vector<PdqIndexEntry>& entries = *converted;
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].hash, HashOf(hex));
   EXPECT_EQ(entries[0].list_name, "mixed");
   EXPECT_EQ(entries[0].entry_id, "p-1");
   EXPECT_EQ(entries[0].category, ContentCategory::kTerrorist);
+}
+
+TEST(PdqIndexEntriesFromHashList, ReportsAMalformedStoredDigest) {
+  std::vector<HashListEntry> entries(1);
+  entries[0].type = HashType::kPdq;
+  entries[0].entry_id = "p-7";
+  entries[0].digest = std::string(31, '\x01');
+  absl::StatusOr<std::vector<PdqIndexEntry>> converted = PdqIndexEntriesFromHashList("damaged", entries);
+  ASSERT_FALSE(converted.ok());
+  EXPECT_EQ(converted.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(std::string(converted.status().message()), ::testing::HasSubstr("damaged: entry p-7"));
 }
 
 TEST(PdqMatcher, VectorInAListMatchesAtDistanceZero) {
@@ -182,7 +195,7 @@ TEST(PdqMatcher, VectorInAListMatchesAtDistanceZero) {
                                                 "ncmec.csv", "ncmec", HashListLimits{});
   ASSERT_TRUE(list.ok()) << list.status();
   ASSERT_TRUE(
-      matcher->SetList("ncmec", list->version, PdqListPolicy{}, PdqIndexEntriesFromHashList(*list)).ok());
+      matcher->SetList("ncmec", list->version, PdqListPolicy{}, *PdqIndexEntriesFromHashList(*list)).ok());
   EXPECT_TRUE(matcher->HasEntries());
 
   const PdqImageResult result = MatchOrDie(*matcher, Vector(kBridge));
