@@ -1,6 +1,7 @@
 #include "daemon/hash_list_manager.h"
 
 #include "common/status_macros.h"
+#include "daemon/allowlist_veto.h"
 #include "daemon/object_record.h"
 #include "daemon/sweep_state.h"
 #include "fmt/format.h"
@@ -218,21 +219,18 @@ absl::StatusOr<std::pair<uint64_t, uint64_t>> HashListManager::RetroMatch(const 
   RETURN_IF_ERROR(store_.Scan(Cf::kObjects, "", [&](std::string_view, std::string_view value) {
     absl::StatusOr<ObjectRecord> record = DecodeObjectRecord(value);
     if (!record.ok() || record->status != ObjectStatus::kHashed) return true;
-    std::vector<ExactMatch> matches = index_.Lookup(record->digests);
-    for (const ExactMatch& m : matches) {
-      if (policies_.IsAllowlist(m.entry.list_name)) return true;  // vetoed, as in the sweep
-    }
-    std::erase_if(matches, [&](const ExactMatch& m) { return m.entry.list_name != list_name; });
-    std::vector<PdqListMatch> pdq_matches;
+    PdqMatchResult pdq;
     if (pdq_ != nullptr) {
       if (std::optional<PdqDihedral> dihedral = StoredPdqDihedral(*record)) {
-        PdqMatchResult pdq = pdq_->MatchHash(*dihedral, record->pdq_quality);
-        if (!pdq.vetoes.empty()) return true;
-        for (PdqListMatch& m : pdq.matches) {
-          if (m.list_name == list_name) pdq_matches.push_back(std::move(m));
-        }
+        pdq = pdq_->MatchHash(*dihedral, record->pdq_quality);
       }
     }
+    // The sweep's rule: an allowlisted object keeps no match, so gets no case.
+    AllowlistVerdict verdict = ApplyAllowlistVeto(index_.Lookup(record->digests), std::move(pdq), policies_);
+    std::vector<ExactMatch>& matches = verdict.matches;
+    std::vector<PdqListMatch>& pdq_matches = verdict.pdq_matches;
+    std::erase_if(matches, [&](const ExactMatch& m) { return m.entry.list_name != list_name; });
+    std::erase_if(pdq_matches, [&](const PdqListMatch& m) { return m.list_name != list_name; });
     if (matches.empty() && pdq_matches.empty()) return true;
     absl::StatusOr<RecordOutcome> outcome =
         recorder_.Record(*record, matches, pdq_matches, /*write_object=*/false, "retro-match:" + list_name);

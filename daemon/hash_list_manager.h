@@ -7,8 +7,10 @@
 // PdqMatcher (lookups keep serving the old version until the swap), then
 // matches the new entries against every object already swept
 // ("retro-match": stored digests and stored PDQ hashes), without reading
-// storage again. An allowlist is loaded the same way but never makes cases:
-// the pipeline uses it to veto matches (daemon/list_policy.h).
+// storage again, vetoing as the sweep does (daemon/allowlist_veto.h): an
+// allowlisted object gets no case. An allowlist is loaded the same way but
+// never makes cases: the pipeline uses it to veto matches
+// (daemon/list_policy.h).
 //
 // Thread-safe; imports are serialised.
 #pragma once

@@ -4,10 +4,10 @@
 #include <vector>
 
 #include "common/status_macros.h"
+#include "crawler/http_object_reader.h"
+#include "crawler/url_list_source.h"
+#include "daemon/archive_member_scanner.h"
 #include "fmt/format.h"
-#include "matcher/content_type.h"
-#include "matcher/multi_digester.h"
-#include "matcher/pdq_matcher.h"
 
 namespace takedown {
 namespace {
@@ -21,7 +21,9 @@ SweepCounters CountersOfStored(const ObjectRecord& r) {
     case ObjectStatus::kHashed:
       c.done = 1;
       c.bytes = r.size;
-      c.matches = r.match_count;
+      c.matches = r.match_count + r.archive_member_matches;
+      c.members = r.archive_members;
+      c.members_failed = r.archive_members_unreadable;
       break;
     case ObjectStatus::kFailed:
       c.done = 1;
@@ -34,56 +36,47 @@ SweepCounters CountersOfStored(const ObjectRecord& r) {
   return c;
 }
 
-// Passes reads through and keeps a copy of the object's bytes when its first
-// bytes are an image, up to `max_bytes` (beyond that the copy is dropped).
-class ImageCapturingReader final : public ObjectReader {
- public:
-  ImageCapturingReader(ObjectReader& inner, std::vector<uint8_t>& out, uint64_t max_bytes)
-      : inner_(inner), out_(out), max_bytes_(max_bytes) {
-    out_.clear();
-  }
-
-  absl::StatusOr<size_t> Read(std::span<uint8_t> buffer) override {
-    ASSIGN_OR_RETURN(size_t n, inner_.Read(buffer));
-    if (first_ && n > 0) {
-      first_ = false;
-      std::string_view head(reinterpret_cast<const char*>(buffer.data()), std::min(n, kSniffBytes));
-      capturing_ = SniffContentType(head).starts_with("image/");
-    }
-    if (capturing_ && n > 0) {
-      if (out_.size() + n > max_bytes_) {
-        capturing_ = false;
-        over_limit_ = true;
-        out_.clear();
-        out_.shrink_to_fit();
-      } else {
-        out_.insert(out_.end(), buffer.begin(), buffer.begin() + static_cast<std::ptrdiff_t>(n));
-      }
-    }
-    return n;
-  }
-
-  bool captured() const { return capturing_; }
-  bool over_limit() const { return over_limit_; }
-
- private:
-  ObjectReader& inner_;
-  std::vector<uint8_t>& out_;
-  const uint64_t max_bytes_;
-  bool first_ = true;
-  bool capturing_ = false;
-  bool over_limit_ = false;
-};
-
-std::vector<uint8_t>& ThreadImageBuffer() {
-  thread_local std::vector<uint8_t> bytes;
-  return bytes;
+// True when an archive stored earlier without being expanded is to be read
+// again: expansion was off then, or reading it a second time failed.
+bool ExpandNow(const ObjectRecord& previous) {
+  return previous.archive_outcome == ArchiveOutcome::kDisabled ||
+         previous.archive_outcome == ArchiveOutcome::kUnreadable;
 }
 
-std::span<uint8_t> ThreadBuffer(size_t size) {
-  thread_local std::vector<uint8_t> buffer;
-  if (buffer.size() != size) buffer.assign(size, 0);
-  return buffer;
+ArchiveOutcome OutcomeOf(const absl::Status& expanded) {
+  switch (expanded.code()) {
+    case absl::StatusCode::kOk: return ArchiveOutcome::kExpanded;
+    case absl::StatusCode::kResourceExhausted: return ArchiveOutcome::kLimit;
+    case absl::StatusCode::kDataLoss: return ArchiveOutcome::kCorrupt;
+    case absl::StatusCode::kInvalidArgument: return ArchiveOutcome::kNotArchive;
+    default: return ArchiveOutcome::kUnreadable;
+  }
+}
+
+// Opens `ref` and, for an object read over HTTP, puts the fetch's evidence on
+// `record`: from the HttpObjectReader when Open succeeded; when it failed
+// (404, 451, a timeout...), from the url_list source's LastFetch(), which
+// keeps failed fetches too. Only a fetch that started after this call began
+// is taken, so a failure before any request (a key that is no URL) never
+// borrows the record of an earlier read of the key.
+absl::StatusOr<std::unique_ptr<ObjectReader>> OpenRecordingFetch(Source& source, const ObjectRef& ref,
+                                                                 ObjectRecord& record) {
+  auto* urls = dynamic_cast<UrlListSource*>(&source);
+  absl::Time opened_at;
+  if (urls != nullptr) {
+    Clock* fetcher_clock = urls->fetcher().options().clock;
+    opened_at = (fetcher_clock != nullptr ? *fetcher_clock : SystemClock::Get()).Now();
+  }
+  absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source.Open(ref);
+  if (reader.ok()) {
+    if (const auto* http = dynamic_cast<const HttpObjectReader*>(reader->get())) {
+      SetFetchRecord(http->fetch(), record);
+    }
+  } else if (urls != nullptr) {
+    std::optional<HttpFetchResult> last = urls->LastFetch(ref.key);
+    if (last && last->start >= opened_at) SetFetchRecord(*last, record);
+  }
+  return reader;
 }
 
 }  // namespace
@@ -91,13 +84,12 @@ std::span<uint8_t> ThreadBuffer(size_t size) {
 ObjectProcessor::ObjectProcessor(Store& store, const ExactIndex& index, CaseRecorder& recorder, Clock& clock,
                                  DaemonMetrics& metrics, ProcessorLimits limits, ProcessorMatching matching)
     : store_(store),
-      index_(index),
-      recorder_(recorder),
       clock_(clock),
       metrics_(metrics),
       limits_(limits),
-      pdq_(matching.pdq),
-      policies_(matching.policies != nullptr ? *matching.policies : default_policies_) {}
+      matcher_(index, recorder, metrics, matching.pdq,
+               matching.policies != nullptr ? *matching.policies : default_policies_,
+               limits.read_buffer_bytes) {}
 
 SweepCounters ObjectProcessor::StoreUnread(ObjectRecord record, ObjectStatus status, std::string error,
                                            Store::Batch& batch) {
@@ -164,19 +156,29 @@ absl::StatusOr<SweepCounters> ObjectProcessor::ProcessOne(Source& source, const 
                                                           const std::string& sweep_id,
                                                           const std::optional<std::string>& stored,
                                                           Store::Batch& batch) {
+  bool had_members = false;
   if (stored) {
     absl::StatusOr<ObjectRecord> previous = DecodeObjectRecord(*stored);
-    if (previous.ok() && previous->version == ref.version) {
-      if (previous->sweep_id == sweep_id) return CountersOfStored(*previous);
-      if (previous->status == ObjectStatus::kHashed) {
-        SweepCounters c;
-        c.listed = 1;
-        c.unchanged = 1;
-        metrics_.CountUnchanged(ref.source_id);
-        return c;
+    if (previous.ok()) {
+      if (previous->version == ref.version) {
+        if (previous->sweep_id == sweep_id) return CountersOfStored(*previous);
+        if (previous->status == ObjectStatus::kHashed && !(ExpansionOn() && ExpandNow(*previous))) {
+          SweepCounters c;
+          c.listed = 1;
+          c.unchanged = 1;
+          metrics_.CountUnchanged(ref.source_id);
+          return c;
+        }
       }
+      had_members = previous->archive_members > 0;
     }
   }
+  // The members of what was stored under this key before must not outlive it.
+  auto delete_old_members = [&]() -> absl::Status {
+    if (!had_members) return absl::OkStatus();
+    had_members = false;
+    return DeleteArchiveMembers(store_, ref.source_id, ref.key);
+  };
 
   ObjectRecord record;
   record.source_id = ref.source_id;
@@ -187,99 +189,75 @@ absl::StatusOr<SweepCounters> ObjectProcessor::ProcessOne(Source& source, const 
   record.swept_at = clock_.Now();
 
   if (ref.size > limits_.max_object_bytes) {
+    RETURN_IF_ERROR(delete_old_members());
     return StoreUnread(std::move(record), ObjectStatus::kSkipped,
                        fmt::format("object is {} bytes, over limits.max_object_bytes ({})", ref.size,
                                    limits_.max_object_bytes),
                        batch);
   }
-  absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source.Open(ref);
+  absl::StatusOr<std::unique_ptr<ObjectReader>> reader = OpenRecordingFetch(source, ref, record);
   if (!reader.ok()) {
+    RETURN_IF_ERROR(delete_old_members());
     return StoreUnread(std::move(record), ObjectStatus::kFailed, std::string(reader.status().message()), batch);
   }
   auto started = std::chrono::steady_clock::now();
-  std::vector<uint8_t>& image = ThreadImageBuffer();
-  const uint64_t max_image_bytes = pdq_ != nullptr ? pdq_->options().max_image_bytes : 0;
-  ImageCapturingReader capturing(**reader, image, max_image_bytes);
-  ObjectReader& input = pdq_ != nullptr ? static_cast<ObjectReader&>(capturing) : **reader;
-  absl::StatusOr<DigestedObject> digested =
-      DigestStream(input, ThreadBuffer(limits_.read_buffer_bytes), limits_.max_object_bytes);
-  if (!digested.ok()) {
-    bool over_limit = digested.status().code() == absl::StatusCode::kResourceExhausted;
+  absl::StatusOr<HashedObject> hashed = matcher_.Hash(**reader, limits_.max_object_bytes, record);
+  reader->reset();
+  if (!hashed.ok()) {
+    RETURN_IF_ERROR(delete_old_members());
+    bool over_limit = hashed.status().code() == absl::StatusCode::kResourceExhausted;
     return StoreUnread(std::move(record), over_limit ? ObjectStatus::kSkipped : ObjectStatus::kFailed,
-                       std::string(digested.status().message()), batch);
+                       std::string(hashed.status().message()), batch);
   }
   metrics_.ObserveDigestSeconds(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
 
-  record.status = ObjectStatus::kHashed;
-  record.size = digested->bytes;
-  record.digests = digested->digests;
-  record.content_type = std::string(SniffContentType(digested->head));
-  std::vector<ExactMatch> matches = index_.Lookup(record.digests);
-  std::vector<ExactMatch> allowed;
-  std::erase_if(matches, [&](const ExactMatch& m) {
-    if (!policies_.IsAllowlist(m.entry.list_name)) return false;
-    allowed.push_back(m);
-    return true;
-  });
-
-  std::vector<PdqListMatch> pdq_matches;
-  std::vector<PdqVeto> pdq_vetoes;
-  if (pdq_ != nullptr && capturing.over_limit()) {
-    record.pdq_outcome = std::string(PdqImageOutcomeName(PdqImageOutcome::kTooLarge));
-    record.pdq_message = fmt::format("image is {} bytes, over limits.max_image_bytes ({}); not PDQ-hashed",
-                                     record.size, max_image_bytes);
-    metrics_.CountError("image_too_large");
-  } else if (pdq_ != nullptr && capturing.captured()) {
-    absl::StatusOr<PdqImageResult> pdq = pdq_->MatchImage(image);
-    if (!pdq.ok()) {
-      record.pdq_outcome = "error";
-      record.pdq_message = std::string(pdq.status().message());
-      metrics_.CountError("pdq_internal");
+  if (LooksLikeArchive(hashed->head)) {
+    if (ExpansionOn()) {
+      // Also clears what an expansion interrupted by a crash left behind.
+      had_members = true;
+      RETURN_IF_ERROR(delete_old_members());
+      RETURN_IF_ERROR(ExpandMembers(source, ref, record));
     } else {
-      SetPdqResult(*pdq, record);
-      if (pdq->outcome != PdqImageOutcome::kHashed) metrics_.CountError("image_" + record.pdq_outcome);
-      pdq_matches = std::move(pdq->matches);
-      pdq_vetoes = std::move(pdq->vetoes);
+      record.archive_outcome = ArchiveOutcome::kDisabled;
+      record.archive_message = "archive expansion is off (limits.archive_max_depth 0)";
     }
   }
-  if (image.capacity() > (4u << 20)) {
-    image.clear();
-    image.shrink_to_fit();  // keep no large image buffer around between objects
-  }
-
-  if (!allowed.empty() && (!matches.empty() || !pdq_matches.empty())) {
-    // The object is on an allowlist: every match is vetoed, and the veto
-    // recorded.
-    record.vetoed_matches = static_cast<uint32_t>(matches.size() + pdq_matches.size());
-    for (const ExactMatch& m : matches) metrics_.CountVeto(m.entry.list_name);
-    for (const PdqListMatch& m : pdq_matches) metrics_.CountVeto(m.list_name);
-    matches.clear();
-    pdq_matches.clear();
-  }
-  for (const PdqVeto& v : pdq_vetoes) metrics_.CountVeto(v.match.list_name);
-  record.vetoed_matches += static_cast<uint32_t>(pdq_vetoes.size());
-
-  record.match_count = static_cast<uint32_t>(matches.size() + pdq_matches.size());
-  const bool all_vetoed = record.vetoed_matches > 0 && record.match_count == 0;
-  if (record.vetoed_matches > 0) {
-    RETURN_IF_ERROR(recorder_.RecordVeto(record, allowed, pdq_vetoes, /*write_object=*/all_vetoed,
-                                         "sweep:" + sweep_id));
-  }
-  if (record.match_count == 0) {
-    if (!all_vetoed) batch.Put(Cf::kObjects, ObjectKey(record.source_id, record.key), EncodeObjectRecord(record));
-  } else {
-    RETURN_IF_ERROR(
-        recorder_.Record(record, matches, pdq_matches, /*write_object=*/true, "sweep:" + sweep_id).status());
-  }
+  RETURN_IF_ERROR(delete_old_members());
+  RETURN_IF_ERROR(matcher_.MatchAndStore(record, *std::move(hashed), batch, "sweep:" + sweep_id));
   metrics_.CountSwept(ref.source_id, record.size);
 
   SweepCounters c;
   c.listed = 1;
   c.done = 1;
   c.bytes = record.size;
-  c.matches = record.match_count;
+  c.matches = record.match_count + record.archive_member_matches;
+  c.members = record.archive_members;
+  c.members_failed = record.archive_members_unreadable;
   return c;
+}
+
+absl::Status ObjectProcessor::ExpandMembers(Source& source, const ObjectRef& ref, ObjectRecord& outer) {
+  absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source.Open(ref);
+  if (!reader.ok()) {
+    outer.archive_outcome = ArchiveOutcome::kUnreadable;
+    outer.archive_message =
+        fmt::format("opening the archive again to expand it: {}", std::string(reader.status().message()));
+    metrics_.CountArchiveRefused(std::string(ArchiveOutcomeName(outer.archive_outcome)));
+    return absl::OkStatus();
+  }
+  ArchiveMemberScanner scanner(store_, matcher_, metrics_, outer, limits_.max_object_bytes,
+                               "sweep:" + outer.sweep_id);
+  const absl::Status expanded = ExpandArchive(outer.key, **reader, limits_.archive, scanner);
+  RETURN_IF_ERROR(scanner.Finish());
+  outer.archive_outcome = OutcomeOf(expanded);
+  outer.archive_message = std::string(expanded.message());
+  outer.archive_members = scanner.members();
+  outer.archive_members_unreadable = scanner.unreadable();
+  outer.archive_member_matches = scanner.matches();
+  metrics_.CountArchiveMembers(outer.source_id, scanner.members());
+  if (!expanded.ok()) metrics_.CountArchiveRefused(std::string(ArchiveOutcomeName(outer.archive_outcome)));
+  return absl::OkStatus();
 }
 
 }  // namespace takedown

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/hex.h"
+#include "crawler/http_url.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "notices/json_fields.h"
@@ -41,6 +42,34 @@ enum Field : uint8_t {
   kImageWidth = 20,
   kImageHeight = 21,
   kVetoedMatches = 22,
+  kArchiveOutcome = 23,
+  kArchiveMessage = 24,
+  kArchiveMembers = 25,
+  kArchiveMembersUnreadable = 26,
+  kArchiveMemberMatches = 27,
+  kContainer = 28,
+  // The fetch record (FetchRecord); kFetchStartedAt is written whenever a
+  // record has one, the others when not empty or zero.
+  kFetchStatus = 29,
+  kFetchRequestedUrl = 30,
+  kFetchFinalUrl = 31,
+  kFetchHop = 32,  // repeated, in order; its bytes are fields of HopField
+  kFetchIp = 33,
+  kFetchContentType = 34,
+  kFetchServer = 35,
+  kFetchEtag = 36,
+  kFetchLastModified = 37,
+  kFetchError = 38,
+  kFetchStartedAt = 39,
+  kFetchDurationMicros = 40,
+  kFetchHopsOmitted = 41,
+};
+
+// Fields inside a kFetchHop value, tagged like the record's own.
+enum HopField : uint8_t {
+  kHopUrl = 1,
+  kHopStatus = 2,
+  kHopIp = 3,
 };
 
 void PutVarint(std::string& out, uint64_t v) {
@@ -51,12 +80,12 @@ void PutVarint(std::string& out, uint64_t v) {
   out.push_back(static_cast<char>(v));
 }
 
-void PutInt(std::string& out, Field field, uint64_t v) {
+void PutInt(std::string& out, uint8_t field, uint64_t v) {
   out.push_back(static_cast<char>(field << 1));
   PutVarint(out, v);
 }
 
-void PutBytes(std::string& out, Field field, std::string_view bytes) {
+void PutBytes(std::string& out, uint8_t field, std::string_view bytes) {
   out.push_back(static_cast<char>(field << 1 | 1));
   PutVarint(out, bytes.size());
   out.append(bytes);
@@ -125,12 +154,102 @@ uint64_t StatusCode(ObjectStatus s) {
   return 0;
 }
 
+// Stored numbers of ArchiveOutcome: fixed, never reused.
+uint64_t ArchiveOutcomeCode(ArchiveOutcome o) {
+  switch (o) {
+    case ArchiveOutcome::kNone: return 0;
+    case ArchiveOutcome::kExpanded: return 1;
+    case ArchiveOutcome::kLimit: return 2;
+    case ArchiveOutcome::kCorrupt: return 3;
+    case ArchiveOutcome::kNotArchive: return 4;
+    case ArchiveOutcome::kUnreadable: return 5;
+    case ArchiveOutcome::kDisabled: return 6;
+    case ArchiveOutcome::kNotExpanded: return 7;
+  }
+  return 0;
+}
+
+// A number from a later version reads as kNone: the record stays usable.
+ArchiveOutcome ParseArchiveOutcome(uint64_t v) {
+  switch (v) {
+    case 1: return ArchiveOutcome::kExpanded;
+    case 2: return ArchiveOutcome::kLimit;
+    case 3: return ArchiveOutcome::kCorrupt;
+    case 4: return ArchiveOutcome::kNotArchive;
+    case 5: return ArchiveOutcome::kUnreadable;
+    case 6: return ArchiveOutcome::kDisabled;
+    case 7: return ArchiveOutcome::kNotExpanded;
+  }
+  return ArchiveOutcome::kNone;
+}
+
 uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 int64_t UnZigZag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+uint32_t Saturate32(uint64_t v) { return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX)); }
+
+// HTTP statuses are three digits; anything else read back is clamped.
+int HttpStatusOf(uint64_t v) { return static_cast<int>(std::min<uint64_t>(v, 999)); }
+
+std::string Bounded(std::string_view s, size_t max_bytes) { return std::string(s.substr(0, max_bytes)); }
+
+std::string EncodeHop(const FetchHop& hop) {
+  std::string out;
+  PutBytes(out, kHopUrl, hop.url);
+  if (hop.status != 0) PutInt(out, kHopStatus, static_cast<uint64_t>(std::clamp(hop.status, 0, 999)));
+  if (!hop.ip.empty()) PutBytes(out, kHopIp, hop.ip);
+  return out;
+}
+
+bool DecodeHop(std::string_view encoded, FetchHop& hop) {
+  Reader in(encoded);
+  while (!in.done()) {
+    uint8_t tag;
+    uint64_t value = 0;
+    std::string_view bytes;
+    if (!in.Byte(tag)) return false;
+    if (tag & 1) {
+      if (!in.Bytes(bytes)) return false;
+    } else if (!in.Varint(value)) {
+      return false;
+    }
+    switch (tag) {
+      case kHopUrl << 1 | 1: hop.url = std::string(bytes); break;
+      case kHopStatus << 1: hop.status = HttpStatusOf(value); break;
+      case kHopIp << 1 | 1: hop.ip = std::string(bytes); break;
+      default: break;  // a field from a later version
+    }
+  }
+  return true;
+}
+
+void EncodeFetch(const FetchRecord& f, std::string_view key, std::string& out) {
+  PutInt(out, kFetchStartedAt, ZigZag(absl::ToUnixMicros(f.started_at)));
+  if (f.status != 0) PutInt(out, kFetchStatus, static_cast<uint64_t>(std::clamp(f.status, 0, 999)));
+  if (!f.requested_url.empty() && f.requested_url != key) PutBytes(out, kFetchRequestedUrl, f.requested_url);
+  if (!f.final_url.empty()) PutBytes(out, kFetchFinalUrl, f.final_url);
+  const size_t kept = std::min(f.hops.size(), FetchRecord::kMaxHops);
+  for (size_t i = 0; i < kept; ++i) PutBytes(out, kFetchHop, EncodeHop(f.hops[i]));
+  const uint64_t omitted = uint64_t{f.hops_omitted} + (f.hops.size() - kept);
+  if (omitted != 0) PutInt(out, kFetchHopsOmitted, omitted);
+  if (!f.ip.empty()) PutBytes(out, kFetchIp, f.ip);
+  if (!f.content_type.empty()) PutBytes(out, kFetchContentType, f.content_type);
+  if (!f.server.empty()) PutBytes(out, kFetchServer, f.server);
+  if (!f.etag.empty()) PutBytes(out, kFetchEtag, f.etag);
+  if (!f.last_modified.empty()) PutBytes(out, kFetchLastModified, f.last_modified);
+  if (!f.error.empty()) PutBytes(out, kFetchError, f.error);
+  if (f.duration > absl::ZeroDuration()) {
+    PutInt(out, kFetchDurationMicros, static_cast<uint64_t>(absl::ToInt64Microseconds(f.duration)));
+  }
+}
 
 absl::StatusOr<ObjectRecord> DecodeBinary(std::string_view encoded) {
   Reader in(encoded.substr(1));
   ObjectRecord r;
+  auto fetch = [&r]() -> FetchRecord& {
+    if (!r.fetch) r.fetch.emplace();
+    return *r.fetch;
+  };
   auto corrupt = [&](std::string_view what) {
     return absl::DataLossError(fmt::format("object record{}{}: {}; run `takedownd --verify-store`",
                                            r.key.empty() ? "" : " ", r.key, what));
@@ -183,9 +302,45 @@ absl::StatusOr<ObjectRecord> DecodeBinary(std::string_view encoded) {
       case kVetoedMatches << 1:
         r.vetoed_matches = static_cast<uint32_t>(std::min<uint64_t>(value, UINT32_MAX));
         break;
+      case kArchiveOutcome << 1: r.archive_outcome = ParseArchiveOutcome(value); break;
+      case kArchiveMessage << 1 | 1: r.archive_message = std::string(bytes); break;
+      case kArchiveMembers << 1: r.archive_members = value; break;
+      case kArchiveMembersUnreadable << 1: r.archive_members_unreadable = value; break;
+      case kArchiveMemberMatches << 1: r.archive_member_matches = value; break;
+      case kContainer << 1 | 1: r.container = std::string(bytes); break;
+      case kFetchStatus << 1: fetch().status = HttpStatusOf(value); break;
+      case kFetchRequestedUrl << 1 | 1: fetch().requested_url = std::string(bytes); break;
+      case kFetchFinalUrl << 1 | 1: fetch().final_url = std::string(bytes); break;
+      case kFetchHop << 1 | 1: {
+        FetchRecord& f = fetch();
+        FetchHop hop;
+        if (!DecodeHop(bytes, hop)) return corrupt("malformed fetch hop");
+        if (f.hops.size() < FetchRecord::kMaxHops) {
+          f.hops.push_back(std::move(hop));
+        } else {
+          f.hops_omitted = Saturate32(uint64_t{f.hops_omitted} + 1);
+        }
+        break;
+      }
+      case kFetchHopsOmitted << 1: {
+        FetchRecord& f = fetch();
+        f.hops_omitted = Saturate32(uint64_t{f.hops_omitted} + std::min<uint64_t>(value, UINT32_MAX));
+        break;
+      }
+      case kFetchIp << 1 | 1: fetch().ip = std::string(bytes); break;
+      case kFetchContentType << 1 | 1: fetch().content_type = std::string(bytes); break;
+      case kFetchServer << 1 | 1: fetch().server = std::string(bytes); break;
+      case kFetchEtag << 1 | 1: fetch().etag = std::string(bytes); break;
+      case kFetchLastModified << 1 | 1: fetch().last_modified = std::string(bytes); break;
+      case kFetchError << 1 | 1: fetch().error = std::string(bytes); break;
+      case kFetchStartedAt << 1: fetch().started_at = absl::FromUnixMicros(UnZigZag(value)); break;
+      case kFetchDurationMicros << 1:
+        fetch().duration = absl::Microseconds(static_cast<int64_t>(std::min<uint64_t>(value, INT64_MAX)));
+        break;
       default: break;  // a field from a later version
     }
   }
+  if (r.fetch && r.fetch->requested_url.empty()) r.fetch->requested_url = r.key;
   return r;
 }
 
@@ -245,6 +400,20 @@ std::string_view ObjectStatusName(ObjectStatus status) {
   return "unknown";
 }
 
+std::string_view ArchiveOutcomeName(ArchiveOutcome outcome) {
+  switch (outcome) {
+    case ArchiveOutcome::kNone: return "";
+    case ArchiveOutcome::kExpanded: return "expanded";
+    case ArchiveOutcome::kLimit: return "limit";
+    case ArchiveOutcome::kCorrupt: return "corrupt";
+    case ArchiveOutcome::kNotArchive: return "not_archive";
+    case ArchiveOutcome::kUnreadable: return "unreadable";
+    case ArchiveOutcome::kDisabled: return "disabled";
+    case ArchiveOutcome::kNotExpanded: return "not_expanded";
+  }
+  return "";
+}
+
 std::string ObjectKey(std::string_view source_id, std::string_view key) {
   std::string out;
   out.reserve(source_id.size() + 1 + key.size());
@@ -281,6 +450,32 @@ std::optional<PdqDihedral> StoredPdqDihedral(const ObjectRecord& record) {
   return d;
 }
 
+void SetFetchRecord(const HttpFetchResult& fetch, ObjectRecord& record) {
+  constexpr size_t kMaxValue = FetchRecord::kMaxHeaderValueBytes;
+  FetchRecord f;
+  f.status = static_cast<int>(std::clamp<long>(fetch.status, 0, 999));
+  f.requested_url = Bounded(fetch.requested_url, kMaxHttpUrlBytes);
+  f.final_url = Bounded(fetch.final_url, kMaxHttpUrlBytes);
+  const size_t kept = std::min(fetch.hops.size(), FetchRecord::kMaxHops);
+  f.hops.reserve(kept);
+  for (size_t i = 0; i < kept; ++i) {
+    const HttpHop& hop = fetch.hops[i];
+    f.hops.push_back(FetchHop{Bounded(hop.url, kMaxHttpUrlBytes),
+                              static_cast<int>(std::clamp<long>(hop.status, 0, 999)),
+                              Bounded(hop.ip, kMaxValue)});
+  }
+  f.hops_omitted = Saturate32(fetch.hops.size() - kept);
+  f.ip = Bounded(fetch.ip, kMaxValue);
+  f.content_type = Bounded(fetch.content_type, kMaxValue);
+  f.server = Bounded(fetch.server, kMaxValue);
+  f.etag = Bounded(fetch.etag, kMaxValue);
+  f.last_modified = Bounded(fetch.last_modified, kMaxValue);
+  if (fetch.error != FetchError::kNone) f.error = std::string(FetchErrorName(fetch.error));
+  f.started_at = fetch.start;
+  f.duration = fetch.duration;
+  record.fetch = std::move(f);
+}
+
 std::string EncodeObjectRecord(const ObjectRecord& r) {
   std::string out;
   out.reserve(128 + r.source_id.size() + r.key.size() + r.version.size() + r.error.size() + r.sweep_id.size());
@@ -313,6 +508,17 @@ std::string EncodeObjectRecord(const ObjectRecord& r) {
     if (r.image_height != 0) PutInt(out, kImageHeight, r.image_height);
   }
   if (r.vetoed_matches != 0) PutInt(out, kVetoedMatches, r.vetoed_matches);
+  if (r.archive_outcome != ArchiveOutcome::kNone) {
+    PutInt(out, kArchiveOutcome, ArchiveOutcomeCode(r.archive_outcome));
+    if (!r.archive_message.empty()) PutBytes(out, kArchiveMessage, r.archive_message);
+    if (r.archive_members != 0) PutInt(out, kArchiveMembers, r.archive_members);
+    if (r.archive_members_unreadable != 0) {
+      PutInt(out, kArchiveMembersUnreadable, r.archive_members_unreadable);
+    }
+    if (r.archive_member_matches != 0) PutInt(out, kArchiveMemberMatches, r.archive_member_matches);
+  }
+  if (!r.container.empty()) PutBytes(out, kContainer, r.container);
+  if (r.fetch) EncodeFetch(*r.fetch, r.key, out);
   return out;
 }
 

@@ -10,6 +10,8 @@ void AddCounters(SweepCounters& into, const SweepCounters& d) {
   into.failed += d.failed;
   into.bytes += d.bytes;
   into.matches += d.matches;
+  into.members += d.members;
+  into.members_failed += d.members_failed;
 }
 
 uint64_t WatermarkTracker::Add(std::string key) {

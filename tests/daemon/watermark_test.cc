@@ -15,7 +15,8 @@ namespace takedown {
 namespace {
 
 auto Tie(const SweepCounters& c) {
-  return std::make_tuple(c.listed, c.done, c.unchanged, c.skipped, c.failed, c.bytes, c.matches);
+  return std::make_tuple(c.listed, c.done, c.unchanged, c.skipped, c.failed, c.bytes, c.matches, c.members,
+                         c.members_failed);
 }
 
 // A distinct, recognisable delta for object i.
@@ -28,6 +29,8 @@ SweepCounters DeltaFor(uint64_t i) {
   c.failed = i % 11 == 0 ? 1 : 0;
   c.bytes = i * 1000 + 17;
   c.matches = i % 3;
+  c.members = i % 4 == 1 ? i : 0;
+  c.members_failed = i % 8 == 1 ? 2 : 0;
   return c;
 }
 
