@@ -553,6 +553,110 @@ absl::StatusOr<std::unique_ptr<ObjectReader>> FilesystemSource::Open(const Objec
   return std::unique_ptr<ObjectReader>(new FileReader(std::move(fd), id_, key));
 }
 
+absl::StatusOr<ObjectRef> FilesystemSource::Stat(std::string_view requested) {
+  std::string key(requested);
+  if (!key.empty() && key.front() == '/') {
+    const std::string prefix = root_ == "/" ? "/" : root_ + "/";
+    if (key.size() <= prefix.size() || key.compare(0, prefix.size(), prefix) != 0) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: '{}' is outside the source root {}; give a path under the root or a key relative to it", id_,
+          key, root_));
+    }
+    key.erase(0, prefix.size());
+  }
+  auto bad_key = [&](std::string_view why) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: key '{}' is not a clean path under the source root {}: {}", id_,
+                    std::string(requested), root_, why));
+  };
+  if (key.empty()) return bad_key("it is empty");
+  if (key.size() > kMaxKeyBytes) return bad_key("it is longer than PATH_MAX");
+  if (key.find('\0') != std::string::npos) return bad_key("it contains a NUL byte");
+  const std::vector<std::string> components = SplitComponents(key);
+  for (const std::string& c : components) {
+    if (c == "..") return bad_key("it has a '..' component, which would leave the root");
+    if (c.empty() || c == ".") return bad_key("it has an empty or '.' component");
+  }
+  if (components.size() > static_cast<size_t>(kMaxDepth) + 1) {
+    return bad_key(
+        fmt::format("it is nested deeper than {} directories, which listings do not enter", kMaxDepth));
+  }
+  // The listing's selection: every directory on the way must be entered, and
+  // the globs must select the file.
+  std::string dir_key;
+  for (size_t i = 0; i + 1 < components.size(); ++i) {
+    dir_key = JoinKey(dir_key, components[i]);
+    if (PrunesDirectory(dir_key)) {
+      return absl::InvalidArgumentError(fmt::format(
+          "{}: key '{}' is not swept: its directory '{}' is excluded by the source's include/exclude globs",
+          id_, key, dir_key));
+    }
+  }
+  if (!SelectsFile(key)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: key '{}' is not swept: the source's include/exclude globs do not select it", id_, key));
+  }
+
+  auto walk_error = [&](int err, std::string_view where) -> absl::Status {
+    switch (err) {
+      case ENOENT:
+      case ENOTDIR:
+        return absl::NotFoundError(fmt::format("{}: {}: no such file under {}", id_, key, root_));
+      case ELOOP:
+        return absl::FailedPreconditionError(
+            fmt::format("{}: {}: '{}' is a symbolic link; symlinks are not followed (the target is swept "
+                        "under its own path)",
+                        id_, key, where));
+      case EACCES:
+      case EPERM:
+        return absl::PermissionDeniedError(fmt::format(
+            "{}: {}: cannot look up '{}': {}; give takedownd read access", id_, key, where, ErrnoText(err)));
+      default:
+        return absl::InternalError(
+            fmt::format("{}: {}: cannot look up '{}': {}", id_, key, where, ErrnoText(err)));
+    }
+  };
+
+  ASSIGN_OR_RETURN(std::shared_ptr<const int> root_fd, RootPath(/*renew=*/false));
+  UniqueFd dir;
+  int dir_fd = *root_fd;
+  std::string walked;
+  for (size_t i = 0; i + 1 < components.size(); ++i) {
+    const char* name = components[i].c_str();
+    walked = JoinKey(walked, components[i]);
+    UniqueFd next(openat(dir_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!next.valid()) {
+      int err = errno;
+      if (err == ENOTDIR) {
+        // O_PATH|O_NOFOLLOW on a symlink gives ENOTDIR: tell the two apart.
+        struct stat st;
+        if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) err = ELOOP;
+      }
+      return walk_error(err, walked);
+    }
+    dir = std::move(next);
+    dir_fd = dir.get();
+  }
+  struct stat st;
+  if (fstatat(dir_fd, components.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+    return walk_error(errno, key);
+  if (S_ISLNK(st.st_mode)) return walk_error(ELOOP, key);
+  if (S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: '{}' is a directory; give the keys of the files in it (or sweep the source)", id_, key));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return absl::FailedPreconditionError(
+        fmt::format("{}: {}: special file: {}; not read", id_, key, SpecialFileKind(st.st_mode)));
+  }
+  ObjectRef ref;
+  ref.source_id = id_;
+  ref.key = std::move(key);
+  ref.version = VersionOf(st);
+  ref.size = static_cast<uint64_t>(st.st_size);
+  return ref;
+}
+
 int FilesystemSource::CompareKeys(std::string_view a, std::string_view b) const {
   // Component-wise order equals bytewise order with '/' ranked below every
   // other byte: where keys first differ, a '/' means that key's component

@@ -87,6 +87,17 @@ class FilesystemSource final : public Source {
 
   int CompareKeys(std::string_view a, std::string_view b) const override;
 
+  // The ref List() would give `key` (same version string), from fstatat
+  // beneath the root descriptor, never following a symlink. `key` is a key
+  // as List() gives it, or an absolute path under the root (turned into that
+  // key). InvalidArgument for a key outside the root (absolute elsewhere,
+  // '..' components), not a clean path, nested deeper than kMaxDepth, not
+  // selected by the globs (also through an excluded directory) or a
+  // directory; FailedPrecondition when the file or a directory on its path is
+  // a symlink, or it is a special file; NotFound when nothing is there;
+  // PermissionDenied when a directory on the path cannot be searched.
+  absl::StatusOr<ObjectRef> Stat(std::string_view key) override;
+
  private:
   class Walker;
 

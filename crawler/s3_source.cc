@@ -404,6 +404,47 @@ absl::StatusOr<std::unique_ptr<ObjectReader>> S3Source::Open(const ObjectRef& re
   return std::unique_ptr<ObjectReader>(std::move(reader));
 }
 
+absl::StatusOr<ObjectRef> S3Source::Stat(std::string_view key) {
+  ObjectRef ref;
+  ref.source_id = id_;
+  ref.key = std::string(key);
+  RETURN_IF_ERROR(CheckRef(ref));
+  if (quarantine_in_source_ && key.starts_with(quarantine_prefix_)) {
+    return absl::InvalidArgumentError(
+        fmt::format("S3 source '{}': key '{}' is under the quarantine prefix '{}', which is not swept", id_,
+                    Shorten(key), quarantine_prefix_));
+  }
+  S3Request request;
+  request.operation = "HeadObject";
+  request.method = "HEAD";
+  request.bucket = bucket_;
+  request.key = ref.key;
+  ASSIGN_OR_RETURN(S3Response response, client_->Send(request));
+  if (response.status == 404) {
+    return absl::NotFoundError(fmt::format("S3 source '{}': no object s3://{}/{} at {}", id_, bucket_,
+                                           Shorten(key), client_->endpoint()));
+  }
+  RETURN_IF_ERROR(client_->StatusOf(request, response));
+  uint64_t size = 0;
+  if (!ParseUint64(response.Header("content-length"), &size)) {
+    return absl::FailedPreconditionError(fmt::format(
+        "S3 source '{}': HeadObject of s3://{}/{} gave no valid Content-Length", id_, bucket_, Shorten(key)));
+  }
+  if (size == 0 && key.ends_with('/')) {
+    return absl::InvalidArgumentError(fmt::format(
+        "S3 source '{}': key '{}' is a folder marker (zero-byte key ending in '/'), not an object", id_,
+        Shorten(key)));
+  }
+  ref.version = NormalizeEtag(response.Header("etag"));
+  if (ref.version.empty()) {
+    return absl::FailedPreconditionError(
+        fmt::format("S3 source '{}': HeadObject of s3://{}/{} gave no ETag, so changes could not be detected",
+                    id_, bucket_, Shorten(key)));
+  }
+  ref.size = size;
+  return ref;
+}
+
 absl::Status S3Source::Delete(const ObjectRef& ref) {
   RETURN_IF_ERROR(CheckRef(ref));
   S3Request request;

@@ -109,6 +109,14 @@ class S3Source final : public Source {
 
   int CompareKeys(std::string_view a, std::string_view b) const override;
 
+  // HeadObject: the ref List() would give `key` (the ETag without quotes as
+  // version, Content-Length as size). InvalidArgument for a key List() never
+  // reports (empty, over kMaxKeyBytes, outside the prefix, under the
+  // quarantine prefix of the source bucket, a folder marker); NotFound when
+  // the object does not exist; FailedPrecondition when the response carries
+  // no ETag; the client's errors otherwise.
+  absl::StatusOr<ObjectRef> Stat(std::string_view key) override;
+
   // DeleteObject. OK also when the object was already gone (S3 semantics).
   absl::Status Delete(const ObjectRef& ref);
 

@@ -49,6 +49,18 @@ class Source {
   // Opens the object for reading. NotFound if it vanished since listing.
   virtual absl::StatusOr<std::unique_ptr<ObjectReader>> Open(const ObjectRef& ref) = 0;
 
+  // The ObjectRef List() would report for `key` now, without listing: for
+  // targeted scans of keys pushed by an event (a new upload, a bucket
+  // notification). The version is the one List() gives, so unchanged objects
+  // are recognised. NotFound when no such object exists now; InvalidArgument
+  // or FailedPrecondition (with why) for a key List() would never report
+  // (outside the source, not selected, not a regular object). The default is
+  // Unimplemented. Safe to call concurrently with List() and Open().
+  virtual absl::StatusOr<ObjectRef> Stat(std::string_view key) {
+    (void)key;
+    return absl::UnimplementedError("this source cannot look up single keys; sweep it instead");
+  }
+
   // <0, 0, >0 as `a` orders before, equal to, after `b` in listing order.
   virtual int CompareKeys(std::string_view a, std::string_view b) const = 0;
 };

@@ -17,6 +17,7 @@ struct ProbeResult {
   bool ok = false;
   ObjectRef ref;
   std::string reason;
+  absl::Status status;  // why the probe failed, as the fetch maps it
 };
 
 // What a probe needs. The fetcher is borrowed: List() waits for every probe
@@ -54,8 +55,9 @@ void GetProbe(ProbeContext context, std::shared_ptr<std::promise<ProbeResult>> p
   fetcher.FetchAsync(std::move(request), [context = std::move(context), promise](HttpFetchResult fetch) {
     ProbeResult result;
     if (!fetch.ok() || !fetch.digests.has_value()) {
-      result.reason = std::string(fetch.ToStatus().message());
-      if (result.reason.empty()) result.reason = "GET probe produced no digest";
+      result.status = fetch.ToStatus();
+      if (result.status.ok()) result.status = absl::InternalError("GET probe produced no digest");
+      result.reason = std::string(result.status.message());
       promise->set_value(std::move(result));
       return;
     }
@@ -91,7 +93,8 @@ std::future<ProbeResult> StartProbe(ProbeContext context, UrlProbe probe) {
         if (fetch.error != FetchError::kNone) {
           // No response at all: a GET would fail the same way, after as long.
           ProbeResult result;
-          result.reason = std::string(fetch.ToStatus().message());
+          result.status = fetch.ToStatus();
+          result.reason = std::string(result.status.message());
           promise->set_value(std::move(result));
           return;
         }
@@ -201,6 +204,33 @@ absl::Status UrlListSource::List(std::string_view after, ListingSink& sink) {
     }
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<ObjectRef> UrlListSource::Stat(std::string_view key) {
+  const std::string url(key);
+  bool listed = false;
+  {
+    std::lock_guard lock(mu_);
+    listed = added_.contains(url);
+  }
+  if (!listed && !options_.file.empty()) {
+    absl::StatusOr<UrlList> list = ReadUrlListFile(options_.file, options_.limits);
+    if (!list.ok()) return Annotate(list.status(), fmt::format("URL-list source '{}'", id_));
+    listed = std::find(list->urls.begin(), list->urls.end(), url) != list->urls.end();
+  }
+  if (!listed) {
+    return absl::NotFoundError(
+        fmt::format("URL-list source '{}': '{}' is not in the list{}; only listed URLs are swept (add it to "
+                    "the list first)",
+                    id_, PrintableUrl(url, 200), options_.file.empty() ? "" : " " + options_.file));
+  }
+  ProbeContext context{fetcher_.get(), options_.digester, id_, url};
+  ProbeResult probe = StartProbe(std::move(context), options_.probe).get();
+  if (!probe.ok) {
+    absl::Status status = probe.status.ok() ? absl::UnavailableError(probe.reason) : probe.status;
+    return Annotate(status, fmt::format("URL-list source '{}'", id_));
+  }
+  return std::move(probe.ref);
 }
 
 absl::StatusOr<std::unique_ptr<ObjectReader>> UrlListSource::Open(const ObjectRef& ref) {

@@ -103,6 +103,13 @@ class UrlListSource final : public Source {
 
   int CompareKeys(std::string_view a, std::string_view b) const override;
 
+  // Probes `key` (a URL) as List() does and returns the ref List() would
+  // give it. NotFound when the URL is neither in the list file (re-read) nor
+  // added through AddUrls, or when the server answers 404/410; the probe's
+  // fetch status otherwise (see Open). REQUIRES: not called from a
+  // FetchAsync callback of this source's fetcher.
+  absl::StatusOr<ObjectRef> Stat(std::string_view key) override;
+
   // Adds URLs to the list (kept in memory only: the daemon re-adds what it
   // stored at start). All or nothing: InvalidArgument naming the first bad
   // URL (its index and why), ResourceExhausted when the added URLs would

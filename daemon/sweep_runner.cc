@@ -117,6 +117,14 @@ absl::Status SweepRunner::Start(std::optional<SweepState> resume, const std::str
     state.sweep_id = fmt::format("{}-{}", source_.id(), absl::ToUnixMicros(now));
     state.started_at = now;
     action = "sweep.start";
+    ASSIGN_OR_RETURN(std::optional<std::string> stored, store_.Get(Cf::kCursors, source_.id()));
+    if (stored) {
+      absl::StatusOr<SweepState> previous = DecodeSweepState(*stored);
+      if (previous.ok()) {
+        state.estimated_total =
+            previous->phase == SweepPhase::kCompleted ? previous->counters.listed : previous->estimated_total;
+      }
+    }
   }
   state.phase = SweepPhase::kRunning;
   state.error.clear();
@@ -139,9 +147,14 @@ absl::Status SweepRunner::Start(std::optional<SweepState> resume, const std::str
     outstanding_ = 0;
     since_checkpoint_ = 0;
     fatal_ = absl::OkStatus();
+    pause_actor_.clear();
+    run_started_at_ = clock_.Now();
+    run_base_objects_ = state.counters.listed;
+    run_base_bytes_ = state.counters.bytes;
   }
   tracker_ = std::make_unique<WatermarkTracker>(state.counters);
   stop_requested_ = false;
+  pause_requested_ = false;
   running_ = true;
   spdlog::info("{} {} for source {}{}", action == "sweep.start" ? "started sweep" : "resumed sweep",
                state.sweep_id, source_.id(), after ? fmt::format(" after key '{}'", *after) : "");
@@ -186,22 +199,46 @@ void SweepRunner::TaskDone(uint64_t seq, const absl::StatusOr<SweepCounters>& re
   if (--outstanding_ == 0) all_done_.notify_all();
 }
 
+SweepState SweepRunner::CommittedState() {
+  WatermarkTracker::Snapshot snap = tracker_->Committed();
+  std::lock_guard lock(mu_);
+  if (snap.watermark) {
+    state_.cursor = *snap.watermark;
+    state_.has_cursor = true;
+  }
+  state_.counters = snap.committed;
+  return state_;
+}
+
 absl::Status SweepRunner::Checkpoint() {
   std::lock_guard checkpoint_lock(checkpoint_mu_);
-  WatermarkTracker::Snapshot snap = tracker_->Committed();
-  SweepState state;
-  {
-    std::lock_guard lock(mu_);
-    if (snap.watermark) {
-      state_.cursor = *snap.watermark;
-      state_.has_cursor = true;
-    }
-    state_.counters = snap.committed;
-    state = state_;
-  }
+  SweepState state = CommittedState();
   Store::Batch batch;
   batch.Put(Cf::kCursors, source_.id(), EncodeSweepState(state));
   return store_.Write(std::move(batch), /*sync=*/false);
+}
+
+absl::Status SweepRunner::RecordPause() {
+  std::lock_guard checkpoint_lock(checkpoint_mu_);
+  SweepState state = CommittedState();
+  std::string actor;
+  {
+    std::lock_guard lock(mu_);
+    state_.phase = SweepPhase::kPaused;
+    state.phase = SweepPhase::kPaused;
+    actor = pause_actor_;
+  }
+  Store::Batch batch;
+  batch.Put(Cf::kCursors, source_.id(), EncodeSweepState(state));
+  const SweepCounters& c = state.counters;
+  nlohmann::json details = {{"sweep_id", state.sweep_id},
+                            {"cursor", state.cursor},
+                            {"listed", c.listed},
+                            {"done", c.done},
+                            {"unchanged", c.unchanged}};
+  spdlog::info("source {}: sweep {} paused by {} after {} objects; it continues only when resumed",
+               source_.id(), state.sweep_id, actor, c.listed);
+  return audit_.Commit(std::move(batch), {AuditEvent{actor, "sweep.pause", source_.id(), details}});
 }
 
 absl::Status SweepRunner::Finish(absl::Status list_status) {
@@ -211,6 +248,7 @@ absl::Status SweepRunner::Finish(absl::Status list_status) {
     fatal = fatal_;
   }
   if (stop_requested_.load() && fatal.ok() && list_status.ok()) {
+    if (pause_requested_.load()) return RecordPause();
     spdlog::info("source {}: sweep interrupted; it resumes at the next start", source_.id());
     return Checkpoint();
   }
@@ -260,9 +298,44 @@ SweepState SweepRunner::Progress() const {
     WatermarkTracker::Snapshot snap = tracker_->Get();
     state.counters = snap.committed;
     AddCounters(state.counters, snap.in_flight);
+    SweepRateInput input;
+    input.finished = state.counters.listed;
+    uint64_t base_objects = 0;
+    uint64_t base_bytes = 0;
+    absl::Time run_started_at;
+    {
+      std::lock_guard lock(mu_);
+      base_objects = run_base_objects_;
+      base_bytes = run_base_bytes_;
+      run_started_at = run_started_at_;
+    }
+    input.objects = input.finished > base_objects ? input.finished - base_objects : 0;
+    input.bytes = state.counters.bytes > base_bytes ? state.counters.bytes - base_bytes : 0;
+    input.elapsed = clock_.Now() - run_started_at;
+    input.estimated_total = state.estimated_total;
+    state.rate = ComputeSweepRate(input);
     state.counters.listed += snap.pending;
   }
   return state;
+}
+
+absl::StatusOr<SweepState> SweepRunner::Pause(const std::string& actor) {
+  if (!running_.load()) {
+    return absl::FailedPreconditionError(
+        fmt::format("source {}: no sweep is running, so there is nothing to pause", source_.id()));
+  }
+  std::string sweep_id;
+  {
+    std::lock_guard lock(mu_);
+    pause_actor_ = actor;
+    sweep_id = state_.sweep_id;
+  }
+  pause_requested_ = true;
+  stop_requested_ = true;
+  spdlog::info("source {}: pausing sweep {} for {}; waiting for the objects in flight", source_.id(),
+               sweep_id, actor);
+  Join();
+  return Progress();
 }
 
 void SweepRunner::Stop() {

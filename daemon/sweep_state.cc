@@ -18,6 +18,7 @@ std::string_view SweepPhaseName(SweepPhase phase) {
     case SweepPhase::kRunning: return "running";
     case SweepPhase::kCompleted: return "completed";
     case SweepPhase::kFailed: return "failed";
+    case SweepPhase::kPaused: return "paused";
   }
   return "unknown";
 }
@@ -32,6 +33,7 @@ std::string EncodeSweepState(const SweepState& s) {
       {"finished_at_us", TimeToMicros(s.finished_at)},
       {"resumes", s.resumes},
       {"error", s.error},
+      {"estimated_total", s.estimated_total},
       {"counters",
        {{"listed", c.listed},
         {"done", c.done},
@@ -39,7 +41,9 @@ std::string EncodeSweepState(const SweepState& s) {
         {"skipped", c.skipped},
         {"failed", c.failed},
         {"bytes", c.bytes},
-        {"matches", c.matches}}},
+        {"matches", c.matches},
+        {"members", c.members},
+        {"members_failed", c.members_failed}}},
   };
   if (s.has_cursor) PutJsonBytes(j, "cursor", s.cursor);
   return DumpJson(j);
@@ -56,11 +60,13 @@ absl::StatusOr<SweepState> DecodeSweepState(std::string_view encoded) {
     else if (phase == "running") s.phase = SweepPhase::kRunning;
     else if (phase == "completed") s.phase = SweepPhase::kCompleted;
     else if (phase == "failed") s.phase = SweepPhase::kFailed;
+    else if (phase == "paused") s.phase = SweepPhase::kPaused;
     else return absl::DataLossError(fmt::format("sweep state of {}: unknown phase '{}'", s.source_id, phase));
     s.started_at = MicrosToTime(j.value("started_at_us", int64_t{0}));
     s.finished_at = MicrosToTime(j.value("finished_at_us", int64_t{0}));
     s.resumes = j.value("resumes", 0u);
     s.error = j.value("error", "");
+    s.estimated_total = j.value("estimated_total", uint64_t{0});
     if (j.contains("cursor")) {
       absl::StatusOr<std::string> cursor = GetJsonBytes(j, "cursor", 1 << 20, "sweep state");
       if (!cursor.ok()) return absl::DataLossError(std::string(cursor.status().message()));
@@ -75,6 +81,8 @@ absl::StatusOr<SweepState> DecodeSweepState(std::string_view encoded) {
     s.counters.failed = c.value("failed", uint64_t{0});
     s.counters.bytes = c.value("bytes", uint64_t{0});
     s.counters.matches = c.value("matches", uint64_t{0});
+    s.counters.members = c.value("members", uint64_t{0});
+    s.counters.members_failed = c.value("members_failed", uint64_t{0});
     return s;
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(fmt::format("sweep state is not valid JSON: {}", e.what()));
