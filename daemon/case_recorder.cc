@@ -7,6 +7,7 @@
 #include "notices/json_fields.h"
 #include "notices/notice.h"
 #include "notices/outbox_record.h"
+#include "spdlog/spdlog.h"
 
 namespace takedown {
 namespace {
@@ -83,7 +84,7 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
     return outcome;
   }
 
-  std::lock_guard lock(case_mu_);
+  std::lock_guard lock(admission_ != nullptr ? admission_->case_mutex() : case_mu_);
   const absl::Time now = clock_.Now();
   const std::string case_id = CaseIdFor(record.source_id, record.key);
   ASSIGN_OR_RETURN(std::optional<std::string> stored, store_.Get(Cf::kCases, case_id));
@@ -175,7 +176,6 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
     return outcome;
   }
   c.updated_at = now;
-  batch.Put(Cf::kCases, case_id, DumpJson(CaseToJson(c)));
 
   nlohmann::json details = {{"source_id", record.source_id},
                             {"key", record.key},
@@ -198,8 +198,21 @@ absl::StatusOr<RecordOutcome> CaseRecorder::Record(const ObjectRecord& record,
   } else {
     events.push_back({actor, "case.evidence_add", case_id, details});
   }
+  std::optional<AdmissionResult> admitted;
+  if (admission_ != nullptr && c.state == CaseState::kDetected) {
+    absl::StatusOr<AdmissionResult> result = admission_->Admit(c, batch, events, actor);
+    if (result.ok()) {
+      admitted = *std::move(result);
+    } else {
+      spdlog::warn("case {}: stored in detected; routing it failed: {}", case_id,
+                   std::string(result.status().message()));
+      metrics_.CountError("case_admission");
+    }
+  }
+  batch.Put(Cf::kCases, case_id, DumpJson(CaseToJson(c)));
   RETURN_IF_ERROR(audit_.Commit(std::move(batch), std::move(events)));
   if (outcome.case_created) metrics_.CaseStateChanged(std::nullopt, CaseState::kDetected);
+  if (admitted) admission_->Admitted(*admitted);
   if (queued_notice && on_notice_) on_notice_();
   return outcome;
 }

@@ -8,6 +8,13 @@
 // processing an object again after a crash finds the same case: no duplicate
 // cases and no duplicate notices.
 //
+// With a CaseAdmission attached (the case engine), a new case (or one still
+// in `detected`) is routed in the same batch: to in_review, or confirmed and
+// notified with its timers when an auto-action policy allows; and the
+// recorder shares the engine's case mutex. If routing fails the case is
+// stored in `detected` (counted as takedown_errors_total{kind=
+// "case_admission"}) and CaseEngine::AdmitDetected picks it up later.
+//
 // Thread-safe.
 #pragma once
 
@@ -19,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "daemon/audit_log.h"
+#include "daemon/case_admission.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/object_record.h"
 #include "daemon/store.h"
@@ -56,6 +64,10 @@ class CaseRecorder {
     return Record(record, matches, {}, write_object, actor);
   }
 
+  // Attaches the case engine (borrowed; must outlive the recorder).
+  // REQUIRES: called before the first Record(), not concurrently with it.
+  void SetAdmission(CaseAdmission* admission) { admission_ = admission; }
+
  private:
   Store& store_;
   AuditLog& audit_;
@@ -63,7 +75,8 @@ class CaseRecorder {
   DaemonMetrics& metrics_;
   std::function<void()> on_notice_;
   const std::vector<std::string> channels_;
-  std::mutex case_mu_;  // serialises read-modify-write of cases
+  std::mutex case_mu_;  // serialises read-modify-write of cases without an admission
+  CaseAdmission* admission_ = nullptr;
 };
 
 }  // namespace takedown

@@ -49,7 +49,30 @@ DaemonMetrics::DaemonMetrics(MetricsRegistry& registry)
       errors_(Must(registry.AddCounterFamily("takedown_errors_total", "Errors and degraded paths by kind.",
                                              {"kind"}))),
       notices_(Must(registry.AddCounterFamily("takedown_notices_total", "Notice delivery attempts by outcome.",
-                                              {"channel", "outcome"}))) {
+                                              {"channel", "outcome"}))),
+      archive_members_(Must(registry.AddCounterFamily("takedown_archive_members_total",
+                                                      "Archive members recorded as objects of their own.",
+                                                      {"source"}))),
+      archives_refused_(Must(registry.AddCounterFamily(
+          "takedown_archives_refused_total",
+          "Archives not (fully) expanded: over a limit, corrupt, not a supported format, unreadable.",
+          {"reason"}))),
+      timers_fired_(Must(registry.AddCounterFamily("takedown_timers_fired_total",
+                                                   "Case timers fired, by kind.", {"kind"}))),
+      timers_stale_(Must(registry.AddCounterFamily(
+          "takedown_timers_stale_total",
+          "Case timers dropped because the case was resolved or the timer cancelled.", {"kind"}))),
+      timer_lateness_(Must(registry.AddHistogram("takedown_timer_lateness_seconds",
+                                                 "How late case timers fired after their due time.",
+                                                 ExponentialBuckets(1, 4, 10)))),
+      removals_(Must(registry.AddCounterFamily("takedown_removals_total",
+                                               "Removals recorded, by legal profile and deadline outcome.",
+                                               {"profile", "outcome"}))),
+      time_to_removal_(Must(registry.AddHistogram("takedown_time_to_removal_seconds",
+                                                  "Time from receipt of an order or notice to removal.",
+                                                  ExponentialBuckets(60, 2, 14)))),
+      orders_(Must(registry.AddCounterFamily("takedown_orders_total",
+                                             "Removal orders by profile and outcome.", {"profile", "outcome"}))) {
   for (CaseState state : kAllStates) cases_->WithLabels({std::string(CaseStateName(state))}).Set(0);
 }
 
@@ -77,6 +100,29 @@ void DaemonMetrics::CountError(const std::string& kind) { errors_->WithLabels({k
 
 void DaemonMetrics::CountNotice(const std::string& channel, const std::string& outcome) {
   notices_->WithLabels({channel, outcome}).Inc();
+}
+
+void DaemonMetrics::CountArchiveMembers(const std::string& source_id, uint64_t members) {
+  archive_members_->WithLabels({source_id}).Inc(static_cast<double>(members));
+}
+
+void DaemonMetrics::CountArchiveRefused(const std::string& reason) { archives_refused_->WithLabels({reason}).Inc(); }
+
+void DaemonMetrics::CountTimerFired(const std::string& kind, double late_seconds) {
+  timers_fired_->WithLabels({kind}).Inc();
+  timer_lateness_->Observe(late_seconds);
+}
+
+void DaemonMetrics::CountTimerStale(const std::string& kind) { timers_stale_->WithLabels({kind}).Inc(); }
+
+void DaemonMetrics::CountRemoval(const std::string& profile, std::optional<bool> on_time,
+                                 double seconds_to_removal) {
+  removals_->WithLabels({profile, on_time ? (*on_time ? "on_time" : "late") : "no_deadline"}).Inc();
+  time_to_removal_->Observe(seconds_to_removal);
+}
+
+void DaemonMetrics::CountOrder(const std::string& profile, const std::string& outcome) {
+  orders_->WithLabels({profile, outcome}).Inc();
 }
 
 absl::Status DaemonMetrics::LoadCaseCounts(const Store& store) {

@@ -11,6 +11,14 @@
 //   takedown_cases{state}                     cases by state
 //   takedown_errors_total{kind}               object_unreadable, object_skipped, ...
 //   takedown_notices_total{channel,outcome}   delivered, retry, dead_letter
+//   takedown_archive_members_total{source}    archive members recorded
+//   takedown_archives_refused_total{reason}   archives not (fully) expanded: limit, corrupt, ...
+//   takedown_timers_fired_total{kind}         case timers fired (deadline, reminder, ...)
+//   takedown_timers_stale_total{kind}         timers dropped: case resolved or timer cancelled
+//   takedown_timer_lateness_seconds           how late timers fired (e.g. after downtime)
+//   takedown_removals_total{profile,outcome}  removals recorded, outcome on_time | late | no_deadline
+//   takedown_time_to_removal_seconds          receipt (or notice) to removal
+//   takedown_orders_total{profile,outcome}    removal orders: received, invalid, executed, unable, pending
 //
 // Thread-safe.
 #pragma once
@@ -39,6 +47,16 @@ class DaemonMetrics {
   void CaseStateChanged(std::optional<CaseState> from, CaseState to);
   void CountError(const std::string& kind);
   void CountNotice(const std::string& channel, const std::string& outcome);
+  // `members` archive members recorded (takedown_archive_members_total{source}).
+  void CountArchiveMembers(const std::string& source_id, uint64_t members);
+  // An archive not (fully) expanded; `reason` is an ArchiveOutcomeName.
+  void CountArchiveRefused(const std::string& reason);
+  // A case timer fired `late_seconds` after its due time.
+  void CountTimerFired(const std::string& kind, double late_seconds);
+  void CountTimerStale(const std::string& kind);
+  // A removal under `profile`; on_time is nullopt when the case had no deadline.
+  void CountRemoval(const std::string& profile, std::optional<bool> on_time, double seconds_to_removal);
+  void CountOrder(const std::string& profile, const std::string& outcome);
 
   // Sets takedown_cases from the cases stored (at start).
   absl::Status LoadCaseCounts(const Store& store);
@@ -56,6 +74,14 @@ class DaemonMetrics {
   GaugeFamily* cases_;
   CounterFamily* errors_;
   CounterFamily* notices_;
+  CounterFamily* archive_members_;
+  CounterFamily* archives_refused_;
+  CounterFamily* timers_fired_;
+  CounterFamily* timers_stale_;
+  Histogram* timer_lateness_;
+  CounterFamily* removals_;
+  Histogram* time_to_removal_;
+  CounterFamily* orders_;
 };
 
 }  // namespace takedown

@@ -252,7 +252,7 @@ Json CaseToJson(const Case& c) {
   for (const MatchEvidence& e : c.evidence) evidence.push_back(EvidenceToJson(e));
   Json history = Json::array();
   for (const CaseTransition& t : c.history) history.push_back(TransitionToJson(t));
-  return Json{
+  Json json{
       {"id", c.id},
       {"state", CaseStateName(c.state)},
       {"category", c.category},
@@ -262,6 +262,8 @@ Json CaseToJson(const Case& c) {
       {"created_at", TimeToJson(c.created_at)},
       {"updated_at", TimeToJson(c.updated_at)},
   };
+  if (!IsEmpty(c.terms)) json["terms"] = CaseTermsToJson(c.terms);
+  return json;
 }
 
 absl::StatusOr<Case> CaseFromJson(const Json& json) {
@@ -319,6 +321,9 @@ absl::StatusOr<Case> CaseFromJson(const Json& json) {
 
   ASSIGN_OR_RETURN(c.created_at, GetJsonTime(json, "created_at", where));
   ASSIGN_OR_RETURN(c.updated_at, GetJsonTime(json, "updated_at", where));
+  if (auto terms = json.find("terms"); terms != json.end()) {
+    ASSIGN_OR_RETURN(c.terms, CaseTermsFromJson(*terms, where + ": terms"));
+  }
   return c;
 }
 

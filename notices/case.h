@@ -22,6 +22,7 @@
 #include "absl/time/time.h"
 #include "nlohmann/json.hpp"
 #include "notices/case_state.h"
+#include "notices/case_terms.h"
 
 namespace takedown {
 
@@ -79,6 +80,9 @@ struct Case {
   std::vector<CaseTransition> history;
   absl::Time created_at;
   absl::Time updated_at;
+  // Legal profile, deadline, pending timers, removal and penalties, kept by
+  // the case engine; empty for a case it has not handled yet.
+  CaseTerms terms;
 
   friend bool operator==(const Case&, const Case&) = default;
 };
@@ -120,11 +124,12 @@ absl::Status ApplyTransition(Case& c, CaseState to, absl::Time at, std::string a
 // functions above. Times are RFC 3339 UTC with full sub-second precision. The
 // result is always valid UTF-8 (safe for a strict dump()): object fields that
 // are not UTF-8, such as a file name in a legacy encoding, are written
-// readable with U+FFFD plus an exact "<field>_hex" sibling.
+// readable with U+FFFD plus an exact "<field>_hex" sibling. Terms are written
+// as member "terms" only when not empty (CaseTermsToJson).
 nlohmann::json CaseToJson(const Case& c);
 // Validates everything it reads (types, limits, states, evidence, that the
-// history ends in the current state); InvalidArgument naming the case and
-// field otherwise.
+// history ends in the current state, the optional "terms"); InvalidArgument
+// naming the case and field otherwise.
 absl::StatusOr<Case> CaseFromJson(const nlohmann::json& json);
 
 }  // namespace takedown

@@ -43,10 +43,15 @@ bool IsSafeNoticeId(std::string_view id) {
 }
 
 Notice MakeDetectionNotice(const Case& c, absl::Time now, std::string_view channel) {
+  return MakeCaseNotice(c, kDetectionNoticeKind, channel, 0, now);
+}
+
+Notice MakeCaseNotice(const Case& c, std::string_view kind, std::string_view channel, uint64_t sequence,
+                      absl::Time now, const Json& extra) {
   Notice notice;
-  notice.id = NoticeIdFor(c.id, kDetectionNoticeKind, channel, 0);
+  notice.id = NoticeIdFor(c.id, kind, channel, sequence);
   notice.case_id = c.id;
-  notice.kind = std::string(kDetectionNoticeKind);
+  notice.kind = std::string(kind);
   notice.channel = std::string(channel);
   notice.created_at = now;
 
@@ -87,6 +92,26 @@ Notice MakeDetectionNotice(const Case& c, absl::Time now, std::string_view chann
       {"created_at", TimeToJson(now)},
       {"content_included", false},
   };
+  if (extra.is_object()) {
+    for (const auto& [name, value] : extra.items()) notice.payload[name] = value;
+  }
+  return notice;
+}
+
+Notice MakeDocumentNotice(std::string_view case_id, std::string_view kind, std::string_view channel,
+                          uint64_t sequence, absl::Time now, Json document) {
+  Notice notice;
+  notice.id = NoticeIdFor(case_id, kind, channel, sequence);
+  notice.case_id = std::string(case_id);
+  notice.kind = std::string(kind);
+  notice.channel = std::string(channel);
+  notice.created_at = now;
+  notice.payload = document.is_object() ? std::move(document) : Json::object();
+  notice.payload["notice_id"] = notice.id;
+  notice.payload["case_id"] = notice.case_id;
+  if (!notice.payload.contains("kind")) notice.payload["kind"] = notice.kind;
+  notice.payload["created_at"] = TimeToJson(now);
+  notice.payload["content_included"] = false;
   return notice;
 }
 

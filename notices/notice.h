@@ -33,7 +33,7 @@ inline constexpr size_t kMaxNoticePayloadBytes = 4 * 1024 * 1024;
 struct Notice {
   std::string id;  // idempotency key, see NoticeIdFor
   std::string case_id;
-  std::string kind;     // "case.detected"
+  std::string kind;     // "case.detected", "case.removal_request", "removal_order.feedback", ...
   std::string channel;  // name of the NoticeChannel that delivers it
   nlohmann::json payload;
   absl::Time created_at;
@@ -62,6 +62,20 @@ bool IsSafeNoticeId(std::string_view id);
 // Object fields that are not valid UTF-8 also get an exact "<field>_hex"
 // (e.g. key_hex) next to the readable form, as in CaseToJson.
 Notice MakeDetectionNotice(const Case& c, absl::Time now, std::string_view channel = kDefaultNoticeChannel);
+
+// A notice of `kind` about `c` (a removal request, reminder, escalation ...)
+// with id NoticeIdFor(c.id, kind, channel, sequence): the detection payload
+// above, with this kind and c's current state, plus every member of `extra`
+// (a JSON object; its members replace those of the same name), e.g.
+// deadline, legal_profile, legal_basis, order_reference, document.
+Notice MakeCaseNotice(const Case& c, std::string_view kind, std::string_view channel, uint64_t sequence,
+                      absl::Time now, const nlohmann::json& extra = nlohmann::json::object());
+
+// A notice that carries a document addressed to someone outside (an order's
+// feedback, RenderFeedback): the payload is `document` (a JSON object) plus
+// notice_id, case_id and created_at; its own "kind" member, if any, is kept.
+Notice MakeDocumentNotice(std::string_view case_id, std::string_view kind, std::string_view channel,
+                          uint64_t sequence, absl::Time now, nlohmann::json document);
 
 // Storage form (RocksDB `outbox` column family). Lossless round trip.
 nlohmann::json NoticeToJson(const Notice& notice);

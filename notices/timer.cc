@@ -5,6 +5,7 @@
 #include <limits>
 #include <string>
 
+#include "common/status_macros.h"
 #include "fmt/format.h"
 #include "notices/json_fields.h"
 
@@ -165,38 +166,33 @@ absl::StatusOr<Timer> DecodeTimer(std::string_view key, std::string_view value) 
   if (json.is_discarded() || !json.is_object()) return CorruptKey(key, "value is not a JSON object");
 
   const std::string where = fmt::format("timers key '{}' value", Printable(key));
-  auto corrupt = [&](const absl::Status& s) { return absl::DataLossError(std::string(s.message())); };
-  Timer t;
-  absl::StatusOr<absl::Time> due = GetJsonTime(json, "due", where);
-  if (!due.ok()) return corrupt(due.status());
-  t.due = *due;
-  absl::StatusOr<std::string> case_id = GetJsonString(json, "case_id", kMaxTimerCaseIdLength, where);
-  if (!case_id.ok()) return corrupt(case_id.status());
-  t.case_id = *std::move(case_id);
-  absl::StatusOr<std::string> kind_name = GetJsonString(json, "kind", 32, where);
-  if (!kind_name.ok()) return corrupt(kind_name.status());
-  absl::StatusOr<TimerKind> kind = ParseTimerKind(*kind_name);
-  if (!kind.ok()) return corrupt(kind.status());
-  t.kind = *kind;
-  absl::StatusOr<int64_t> step = GetJsonInt(json, "step", 0, std::numeric_limits<int>::max(), where);
-  if (!step.ok()) return corrupt(step.status());
-  t.step = static_cast<int>(*step);
-  absl::StatusOr<int64_t> period = GetJsonInt(json, "period", 0, std::numeric_limits<int>::max(), where);
-  if (!period.ok()) return corrupt(period.status());
-  t.period = static_cast<int>(*period);
-  absl::StatusOr<std::string> profile = GetJsonString(json, "profile", kMaxTimerProfileLength, where);
-  if (!profile.ok()) return corrupt(profile.status());
-  t.profile = *std::move(profile);
-  absl::StatusOr<std::string> action = GetJsonString(json, "action", kMaxTimerActionLength, where);
-  if (!action.ok()) return corrupt(action.status());
-  t.action = *std::move(action);
-
-  if (absl::Status s = ValidateTimer(t); !s.ok()) return corrupt(s);
+  absl::StatusOr<Timer> parsed = TimerFromJson(json, where);
+  if (!parsed.ok()) return absl::DataLossError(std::string(parsed.status().message()));
+  const Timer& t = *parsed;
   if (static_cast<uint64_t>(absl::ToUnixMicros(t.due)) != key_micros || t.case_id != key_case ||
       TimerKindCode(t.kind) != key_code || static_cast<uint64_t>(t.step) != key_step ||
       static_cast<uint64_t>(t.period) != key_period) {
     return CorruptKey(key, "key and value disagree");
   }
+  return t;
+}
+
+absl::StatusOr<Timer> TimerFromJson(const nlohmann::json& json, std::string_view where) {
+  if (!json.is_object()) return absl::InvalidArgumentError(fmt::format("{}: expected a JSON object", where));
+  Timer t;
+  ASSIGN_OR_RETURN(t.due, GetJsonTime(json, "due", where));
+  ASSIGN_OR_RETURN(t.case_id, GetJsonString(json, "case_id", kMaxTimerCaseIdLength, where));
+  ASSIGN_OR_RETURN(std::string kind_name, GetJsonString(json, "kind", 32, where));
+  absl::StatusOr<TimerKind> kind = ParseTimerKind(kind_name);
+  if (!kind.ok()) return Annotate(kind.status(), where);
+  t.kind = *kind;
+  ASSIGN_OR_RETURN(int64_t step, GetJsonInt(json, "step", 0, std::numeric_limits<int>::max(), where));
+  t.step = static_cast<int>(step);
+  ASSIGN_OR_RETURN(int64_t period, GetJsonInt(json, "period", 0, std::numeric_limits<int>::max(), where));
+  t.period = static_cast<int>(period);
+  ASSIGN_OR_RETURN(t.profile, GetJsonString(json, "profile", kMaxTimerProfileLength, where));
+  ASSIGN_OR_RETURN(t.action, GetJsonString(json, "action", kMaxTimerActionLength, where));
+  RETURN_IF_ERROR(Annotate(ValidateTimer(t), where));
   return t;
 }
 

@@ -77,6 +77,9 @@ absl::StatusOr<std::string> EncodeTimerKey(const Timer& timer);
 // The value: {"due", "case_id", "kind", "step", "period", "profile", "action"}.
 nlohmann::json TimerToJson(const Timer& timer);
 std::string EncodeTimerValue(const Timer& timer);
+// Parses TimerToJson's form (e.g. a case's pending timers); InvalidArgument
+// prefixed by `where` for a missing or malformed field or an invalid timer.
+absl::StatusOr<Timer> TimerFromJson(const nlohmann::json& json, std::string_view where);
 
 // Parses a stored key and value back into the timer. DataLoss naming the key
 // (printable) when either is malformed or they disagree.
