@@ -131,6 +131,9 @@ struct HashListConfig {
   ListKind kind = ListKind::kBlocklist;
   int pdq_threshold = 31;    // Hamming distance 0..256, inclusive
   int pdq_min_quality = 50;  // 0..100; blocklists only
+  // Exact matches on this blocklist may skip human review where the case's
+  // legal profile allows it (CaseEngineOptions::auto_action_lists).
+  bool auto_action = false;
 
   bool operator==(const HashListConfig&) const = default;
 };
@@ -192,6 +195,41 @@ struct NoticesConfig {
   bool operator==(const NoticesConfig&) const = default;
 };
 
+// The case engine (daemon/case_engine.h; docs/cases.md).
+struct CasesConfig {
+  // Name of a list of kind allowlist that takes the digests of rejected
+  // cases (false positives); empty: rejections feed no allowlist.
+  std::string review_allowlist;
+  // An escalation's fine proposal moves the case to `fined` by itself.
+  bool auto_fine_on_proposal = false;
+  // Notice channel for feedback to issuing authorities; empty: the first
+  // configured channel.
+  std::string feedback_channel;
+
+  bool operator==(const CasesConfig&) const = default;
+};
+
+// One URL prefix of the order location resolver
+// (daemon/prefix_location_resolver.h).
+struct OrderLocationConfig {
+  std::string url_prefix;  // REQUIRED; absolute http(s) URL ending in '/'
+  std::string source;      // REQUIRED; a configured source id
+  std::string key_prefix;
+
+  bool operator==(const OrderLocationConfig&) const = default;
+};
+
+// Removal orders received by the hosting provider (docs/removal-orders.md).
+struct OrdersConfig {
+  // Directory watched for order files (*.json); empty: no inbox.
+  std::string inbox;
+  int64_t poll_interval_seconds = 2;  // config spelling: a duration, 1s..1h
+  std::string action = "disable";     // "disable" | "quarantine" | "delete"
+  std::vector<OrderLocationConfig> locations;
+
+  bool operator==(const OrdersConfig&) const = default;
+};
+
 struct TakedownConfig {
   // The file the config was loaded from (absolute), or "<string>" when it
   // was parsed from memory.
@@ -202,6 +240,8 @@ struct TakedownConfig {
   std::vector<HashListConfig> lists;
   MatcherConfig matcher;
   NoticesConfig notices;
+  CasesConfig cases;
+  OrdersConfig orders;
 
   bool operator==(const TakedownConfig&) const = default;
 };

@@ -88,6 +88,13 @@ class ConfigReader {
     if (std::optional<YamlField> field = top.Optional("notices")) {
       ReadNotices(*field, config.notices);
     }
+    // After lists and notices: the cases section names them.
+    if (std::optional<YamlField> field = top.Optional("cases")) {
+      ReadCases(*field, config);
+    }
+    if (std::optional<YamlField> field = top.Optional("orders")) {
+      ReadOrders(*field, config.orders);
+    }
     top.Finish();
   }
 
@@ -223,7 +230,9 @@ class ConfigReader {
                              &list.kind);
     map.ReadInteger("pdq_threshold", 0, 256, &list.pdq_threshold);
     map.ReadInteger("pdq_min_quality", 0, 100, &list.pdq_min_quality);
+    ReadBool(map, "auto_action", &list.auto_action);
     map.Finish();
+    list_kinds_[list.name] = list.kind;
     return list;
   }
 
@@ -296,6 +305,85 @@ class ConfigReader {
         ReadPath(smtp.Optional("ca_file"), &config.ca_file);
         smtp.Finish();
         notices.smtp.push_back(std::move(config));
+      });
+    }
+    map.Finish();
+  }
+
+  void ReadCases(const YamlField& field, TakedownConfig& config) {
+    CasesConfig& cases = config.cases;
+    MapReader map(reader_, field);
+    if (std::optional<YamlField> allowlist = map.Optional("review_allowlist")) {
+      if (std::optional<std::string> name = reader_.String(*allowlist)) {
+        auto it = list_kinds_.find(*name);
+        if (it == list_kinds_.end()) {
+          reader_.Error(*allowlist, fmt::format("no list named {} in lists; add it there with kind: allowlist",
+                                                QuoteForMessage(*name)));
+        } else if (it->second != ListKind::kAllowlist) {
+          reader_.Error(*allowlist, fmt::format("list {} is a {}; review_allowlist must name a list of kind "
+                                                "allowlist, or rejections would add to a blocklist",
+                                                QuoteForMessage(*name), ListKindName(it->second)));
+        } else {
+          cases.review_allowlist = std::move(*name);
+        }
+      }
+    }
+    ReadBool(map, "auto_fine_on_proposal", &cases.auto_fine_on_proposal);
+    if (std::optional<YamlField> channel = map.Optional("feedback_channel")) {
+      if (std::optional<std::string> name = reader_.String(*channel)) {
+        if (!channel_names_.contains(*name)) {
+          reader_.Error(*channel, fmt::format("no notice channel named {}; configure it under notices",
+                                              QuoteForMessage(*name)));
+        } else {
+          cases.feedback_channel = std::move(*name);
+        }
+      }
+    }
+    map.Finish();
+  }
+
+  void ReadOrders(const YamlField& field, OrdersConfig& orders) {
+    MapReader map(reader_, field);
+    ReadPath(map.Optional("inbox"), &orders.inbox);
+    if (std::optional<YamlField> poll = map.Optional("poll_interval")) {
+      int64_t seconds = orders.poll_interval_seconds;
+      ReadDuration(poll, &seconds);
+      if (seconds < 1 || seconds > 3600) {
+        reader_.Error(*poll, fmt::format("expected a duration from 1s to 1h, got {}s", seconds));
+      } else {
+        orders.poll_interval_seconds = seconds;
+      }
+    }
+    map.ReadChoice<std::string>("action",
+                                {{"disable", "disable"}, {"quarantine", "quarantine"}, {"delete", "delete"}},
+                                &orders.action);
+    if (std::optional<YamlField> locations = map.Optional("locations")) {
+      reader_.ForEach(*locations, kMaxSources, [&](const YamlField& item) {
+        MapReader entry(reader_, item);
+        OrderLocationConfig location;
+        if (std::optional<YamlField> prefix = entry.Required("url_prefix")) {
+          if (std::optional<std::string> text = reader_.String(*prefix)) {
+            if ((!text->starts_with("http://") && !text->starts_with("https://")) || !text->ends_with("/")) {
+              reader_.Error(*prefix, fmt::format("expected an absolute http(s) URL ending in '/', got {}",
+                                                 QuoteForMessage(*text)));
+            } else {
+              location.url_prefix = std::move(*text);
+            }
+          }
+        }
+        if (std::optional<YamlField> source = entry.Required("source")) {
+          if (std::optional<std::string> id = reader_.String(*source)) {
+            if (!source_ids_.contains(*id)) {
+              reader_.Error(*source, fmt::format("no source with id {}; expected one of the ids under sources",
+                                                 QuoteForMessage(*id)));
+            } else {
+              location.source = std::move(*id);
+            }
+          }
+        }
+        entry.ReadString("key_prefix", &location.key_prefix);
+        entry.Finish();
+        orders.locations.push_back(std::move(location));
       });
     }
     map.Finish();
@@ -382,6 +470,7 @@ class ConfigReader {
   std::map<std::string, int, std::less<>> source_ids_;
   std::map<std::string, int, std::less<>> list_names_;
   std::map<std::string, int, std::less<>> channel_names_;
+  std::map<std::string, ListKind, std::less<>> list_kinds_;
 };
 
 // Records the position of the first event of a document.

@@ -18,6 +18,16 @@ class ApiService final : public v1::Takedown::Service {
                           v1::StartSweepResponse* response) override;
   grpc::Status SweepStatus(grpc::ServerContext* context, const v1::SweepStatusRequest* request,
                            v1::SweepStatusResponse* response) override;
+  grpc::Status PauseSweep(grpc::ServerContext* context, const v1::PauseSweepRequest* request,
+                          v1::PauseSweepResponse* response) override;
+  grpc::Status ResumeSweep(grpc::ServerContext* context, const v1::ResumeSweepRequest* request,
+                           v1::ResumeSweepResponse* response) override;
+  grpc::Status ListSources(grpc::ServerContext* context, const v1::ListSourcesRequest* request,
+                           v1::ListSourcesResponse* response) override;
+  grpc::Status ScanObjects(grpc::ServerContext* context, const v1::ScanObjectsRequest* request,
+                           v1::ScanObjectsResponse* response) override;
+  grpc::Status Recheck(grpc::ServerContext* context, const v1::RecheckRequest* request,
+                       v1::RecheckResponse* response) override;
   grpc::Status ImportHashList(grpc::ServerContext* context, const v1::ImportHashListRequest* request,
                               v1::ImportHashListResponse* response) override;
   grpc::Status ListHashLists(grpc::ServerContext* context, const v1::ListHashListsRequest* request,
@@ -26,6 +36,16 @@ class ApiService final : public v1::Takedown::Service {
                          v1::ListCasesResponse* response) override;
   grpc::Status GetCase(grpc::ServerContext* context, const v1::GetCaseRequest* request,
                        v1::GetCaseResponse* response) override;
+  grpc::Status ReviewCase(grpc::ServerContext* context, const v1::ReviewCaseRequest* request,
+                          v1::ReviewCaseResponse* response) override;
+  grpc::Status TransitionCase(grpc::ServerContext* context, const v1::TransitionCaseRequest* request,
+                              v1::TransitionCaseResponse* response) override;
+  grpc::Status RecordRemoval(grpc::ServerContext* context, const v1::RecordRemovalRequest* request,
+                             v1::RecordRemovalResponse* response) override;
+  grpc::Status SubmitRemovalOrder(grpc::ServerContext* context, const v1::SubmitRemovalOrderRequest* request,
+                                  v1::SubmitRemovalOrderResponse* response) override;
+  grpc::Status ComplianceStats(grpc::ServerContext* context, const v1::ComplianceStatsRequest* request,
+                               v1::ComplianceStatsResponse* response) override;
 
  private:
   Daemon& daemon_;

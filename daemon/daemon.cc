@@ -1,14 +1,16 @@
 #include "daemon/daemon.h"
 
-#include "daemon/source_factory.h"
-
 #include <grpcpp/grpcpp.h>
 
 #include <filesystem>
 
 #include "common/status_macros.h"
 #include "daemon/api_service.h"
+#include "daemon/multi_body_digester.h"
 #include "daemon/notice_channels.h"
+#include "daemon/object_recheck.h"
+#include "daemon/object_record.h"
+#include "daemon/source_content_checker.h"
 #include "daemon/source_factory.h"
 #include "fmt/format.h"
 #include "spdlog/spdlog.h"
@@ -49,7 +51,7 @@ absl::Status Daemon::Init() {
     outbox_->AddChannel(std::move(channel));
   }
   recorder_ = std::make_unique<CaseRecorder>(*store_, *audit_, clock_, *metrics_, [this] { outbox_->Notify(); },
-                                             std::move(channel_names));
+                                             channel_names);
 
   HashListLimits list_limits;
   list_limits.max_line_bytes = config_.limits.hash_list_max_line_bytes;
@@ -75,6 +77,11 @@ absl::Status Daemon::Init() {
   lists_ = std::make_unique<HashListManager>(*store_, *audit_, index_, *recorder_, clock_, list_limits,
                                              policies_.get(), pdq_.get());
   RETURN_IF_ERROR(metrics_->LoadCaseCounts(*store_));
+
+  for (const SourceConfig& sc : config_.sources) {
+    ASSIGN_OR_RETURN(sources_[sc.id], MakeSource(sc));
+  }
+  RETURN_IF_ERROR(InitCaseEngine(channel_names));
   RETURN_IF_ERROR(lists_->LoadAll());
   for (const HashListConfig& list : config_.lists) {
     absl::StatusOr<ImportResult> imported = lists_->ImportFile(list.name, list.path, "config");
@@ -87,6 +94,12 @@ absl::Status Daemon::Init() {
   ProcessorLimits limits;
   limits.max_object_bytes = config_.limits.max_object_bytes;
   limits.read_buffer_bytes = config_.limits.read_buffer_bytes;
+  limits.archive.max_depth = config_.limits.archive_max_depth;
+  limits.archive.max_members = config_.limits.archive_max_members;
+  limits.archive.max_total_bytes = config_.limits.archive_max_total_bytes;
+  limits.archive.max_member_bytes = config_.limits.archive_max_member_bytes;
+  limits.archive.max_ratio = static_cast<double>(config_.limits.archive_max_ratio);
+  limits.archive.max_buffered_bytes = config_.limits.archive_max_buffered_bytes;
   processor_ = std::make_unique<ObjectProcessor>(*store_, index_, *recorder_, clock_, *metrics_, limits,
                                                  ProcessorMatching{pdq_.get(), policies_.get()});
 
@@ -95,10 +108,9 @@ absl::Status Daemon::Init() {
   metrics_->SetQueueDepth([this] { return static_cast<double>(pool_->QueueDepth()); });
 
   for (const SourceConfig& sc : config_.sources) {
-    ASSIGN_OR_RETURN(SourcePtr source, MakeSource(sc));
-    runners_[sc.id] = std::make_unique<SweepRunner>(*source, *processor_, *pool_, *store_, *audit_, clock_,
-                                                    config_.daemon.checkpoint_every);
-    sources_[sc.id] = std::move(source);
+    runners_[sc.id] = std::make_unique<SweepRunner>(*sources_.at(sc.id), *processor_, *pool_, *store_, *audit_,
+                                                    clock_, config_.daemon.checkpoint_every);
+    source_configs_[sc.id] = &sc;
   }
 
   ASSIGN_OR_RETURN(http_, HttpServer::Start(config_.daemon.http_listen, 4));
@@ -117,11 +129,88 @@ absl::Status Daemon::Init() {
   }
 
   outbox_->Start();
+  engine_->Start();
+  if (inbox_) inbox_->Start();
   RETURN_IF_ERROR(ResumeInterruptedSweeps());
+  RETURN_IF_ERROR(StartWatchers());
+  std::vector<ScheduledSource> scheduled;
+  for (const SourceConfig& sc : config_.sources) {
+    if (sc.rescan_interval_seconds > 0)
+      scheduled.push_back({sc.id, absl::Seconds(sc.rescan_interval_seconds)});
+  }
+  scheduler_ = std::make_unique<SweepScheduler>(
+      std::move(scheduled), clock_, [this](const std::string& id) { return SourceSweepState(id); },
+      [this](const std::string& id) { return StartSweepIfIdle(id, "scheduler"); });
   ready_ = true;
+  scheduler_->Start();
   spdlog::info("takedownd ready: gRPC on port {}, HTTP on port {}, {} lists ({} entries), {} sources", grpc_port_,
                http_->port(), lists_->List().value_or(std::vector<HashListInfo>{}).size(), index_.size(),
                sources_.size());
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_names) {
+  CaseEngineOptions options;
+  options.role = config_.daemon.role == Role::kAuthority ? EngineRole::kAuthority : EngineRole::kHostingProvider;
+  options.channels = channel_names;
+  options.feedback_channel = config_.cases.feedback_channel;
+  options.auto_fine_on_proposal = config_.cases.auto_fine_on_proposal;
+  for (const HashListConfig& list : config_.lists) {
+    if (list.auto_action) options.auto_action_lists.insert(list.name);
+  }
+
+  if (!config_.cases.review_allowlist.empty()) {
+    FileAllowlistOptions allowlist_options;
+    allowlist_options.default_allowlist = config_.cases.review_allowlist;
+    for (const HashListConfig& list : config_.lists) {
+      if (list.kind == ListKind::kAllowlist) allowlist_options.paths.emplace(list.name, list.path);
+    }
+    allowlist_ = std::make_unique<FileAllowlistWriter>(*lists_, *policies_, std::move(allowlist_options));
+    // Before the configured lists are imported, which needs the files.
+    RETURN_IF_ERROR(Annotate(allowlist_->EnsureFiles(),
+                             fmt::format("cases.review_allowlist '{}'", config_.cases.review_allowlist)));
+    options.allowlist = allowlist_.get();
+  }
+
+  RecheckOptions recheck;
+  recheck.digester = MultiBodyDigesterFactory();
+  recheck.clock = &clock_;
+  recheck.max_object_bytes = config_.limits.max_object_bytes;
+  checker_ = std::make_unique<SourceContentChecker>(
+      [this](std::string_view id) -> Source* {
+        auto it = sources_.find(std::string(id));
+        return it == sources_.end() ? nullptr : it->second.get();
+      },
+      nullptr, std::move(recheck));
+  options.checker = checker_.get();
+  options.on_notice = [this] { outbox_->Notify(); };
+
+  ASSIGN_OR_RETURN(engine_, CaseEngine::Create(*store_, *audit_, clock_, *metrics_, std::move(options)));
+  // Before any case is recorded (list imports re-match, sweeps resume).
+  recorder_->SetAdmission(engine_.get());
+  ASSIGN_OR_RETURN(int admitted, engine_->AdmitDetected("system"));
+  if (admitted > 0) spdlog::info("case engine: admitted {} cases left in detected", admitted);
+
+  if (config_.daemon.role != Role::kHostingProvider) return absl::OkStatus();
+  std::vector<LocationPrefix> prefixes;
+  for (const OrderLocationConfig& location : config_.orders.locations) {
+    prefixes.push_back({location.url_prefix, location.source, location.key_prefix});
+  }
+  ASSIGN_OR_RETURN(PrefixLocationResolver resolver, PrefixLocationResolver::Create(std::move(prefixes)));
+  resolver_ = std::make_unique<PrefixLocationResolver>(std::move(resolver));
+  OrderIntakeOptions intake_options;
+  ASSIGN_OR_RETURN(intake_options.action, ParseContentActionKind(config_.orders.action));
+  // No ContentAction is wired yet: a person carries out the order and
+  // records it (`takedownctl cases removed`).
+  intake_options.execute = false;
+  intake_ = std::make_unique<OrderIntake>(*engine_, *audit_, clock_, *metrics_, *resolver_, nullptr,
+                                          intake_options);
+  if (!config_.orders.inbox.empty()) {
+    InboxOptions inbox_options;
+    inbox_options.directory = config_.orders.inbox;
+    inbox_options.poll_interval = absl::Seconds(config_.orders.poll_interval_seconds);
+    ASSIGN_OR_RETURN(inbox_, InboxScanner::Create(*intake_, *metrics_, std::move(inbox_options)));
+  }
   return absl::OkStatus();
 }
 
@@ -136,16 +225,84 @@ absl::Status Daemon::ResumeInterruptedSweeps() {
   return absl::OkStatus();
 }
 
+absl::Status Daemon::StartWatchers() {
+  for (const SourceConfig& sc : config_.sources) {
+    if (!sc.watch) continue;
+    if (sc.type != "filesystem") {
+      return absl::InvalidArgumentError(
+          fmt::format("source {}: watch works for filesystem sources only; remove `watch` from it", sc.id));
+    }
+    FsWatcherOptions options;
+    options.root = sc.filesystem.root;
+    options.include = sc.filesystem.include;
+    options.exclude = sc.filesystem.exclude;
+    options.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<FsWatcher>> watcher = FsWatcher::Create(options);
+    if (!watcher.ok()) {
+      return Annotate(watcher.status(), fmt::format("source {}: cannot watch {} (or set watch: false)", sc.id,
+                                                    sc.filesystem.root));
+    }
+    const std::string id = sc.id;
+    auto on_keys = [this, id](std::vector<std::string> keys) {
+      absl::StatusOr<ScanReport> report = Scan(id, keys, "watch");
+      if (!report.ok()) {
+        spdlog::warn("source {}: watch: {} new or changed files not scanned: {}", id, keys.size(),
+                     report.status().ToString());
+        return;
+      }
+      for (const ScanKeyResult& r : report->results) {
+        if (r.outcome == ScanOutcome::kError) spdlog::warn("source {}: watch: {}: {}", id, r.key, r.message);
+      }
+    };
+    auto on_overflow = [this, id](std::string reason) {
+      spdlog::warn("source {}: watch: {}", id, reason);
+      absl::StatusOr<bool> started = StartSweepIfIdle(id, "watch");
+      if (!started.ok()) {
+        spdlog::error("source {}: the full sweep the watch asked for could not start: {}", id,
+                      started.status().ToString());
+      } else if (!*started) {
+        spdlog::warn(
+            "source {}: no full sweep started: one is running or the source is paused; changes missed "
+            "in parts of the tree it has passed are found by the next sweep",
+            id);
+      }
+    };
+    RETURN_IF_ERROR(
+        Annotate((*watcher)->Start(on_keys, on_overflow), fmt::format("source {}: watch", sc.id)));
+    spdlog::info("source {}: watching {} for new and changed files", sc.id, (*watcher)->root());
+    watchers_[sc.id] = *std::move(watcher);
+  }
+  return absl::OkStatus();
+}
+
 void Daemon::Shutdown() {
   std::call_once(shutdown_once_, [this] {
     ready_ = false;
+    stopping_ = true;
     if (grpc_) grpc_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    for (auto& [id, runner] : runners_) runner->Stop();
+    if (scheduler_) scheduler_->Stop();
+    // A watcher's Stop waits for its callback, which may be starting a sweep
+    // (sweep_mu_) or scanning (the pool): both are still up here.
+    for (auto& [id, watcher] : watchers_) watcher->Stop();
+    {
+      std::lock_guard lock(sweep_mu_);
+      for (auto& [id, runner] : runners_) runner->Stop();
+    }
+    if (inbox_) inbox_->Stop();
+    if (engine_) engine_->Stop();
     if (pool_) pool_->Shutdown();
     if (outbox_) outbox_->Stop();
     http_.reset();
     grpc_.reset();
+    scheduler_.reset();
+    watchers_.clear();
     runners_.clear();
+    inbox_.reset();
+    intake_.reset();
+    resolver_.reset();
+    engine_.reset();
+    checker_.reset();
+    allowlist_.reset();
     sources_.clear();
     audit_.reset();
     store_.reset();
@@ -184,11 +341,222 @@ absl::StatusOr<std::vector<SweepState>> Daemon::StartSweeps(const std::vector<st
     runners.push_back(runner);
   }
   std::vector<SweepState> states;
-  for (SweepRunner* runner : runners) {
-    if (!runner->Running()) RETURN_IF_ERROR(runner->Start(std::nullopt, actor));
+  for (size_t i = 0; i < runners.size(); ++i) {
+    SweepRunner* runner = runners[i];
+    if (!runner->Running()) {
+      ASSIGN_OR_RETURN(SweepState state, SourceSweepState(ids[i]));
+      if (state.phase == SweepPhase::kPaused) {
+        states.push_back(std::move(state));
+        continue;
+      }
+      RETURN_IF_ERROR(runner->Start(std::nullopt, actor));
+    }
     states.push_back(runner->Progress());
   }
   return states;
+}
+
+absl::StatusOr<SweepState> Daemon::SourceSweepState(const std::string& source_id) {
+  ASSIGN_OR_RETURN(SweepRunner * runner, Runner(source_id));
+  // A runner that ran in this process knows the outcome even when the store
+  // could not record it (a failed write leaves "running" there).
+  SweepState live = runner->Progress();
+  if (runner->Running() || !live.sweep_id.empty()) return live;
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, store_->Get(Cf::kCursors, source_id));
+  if (stored) return DecodeSweepState(*stored);
+  SweepState idle;
+  idle.source_id = source_id;
+  return idle;
+}
+
+absl::StatusOr<bool> Daemon::StartSweepIfIdle(const std::string& source_id, const std::string& actor) {
+  std::lock_guard lock(sweep_mu_);
+  if (stopping_.load()) return absl::UnavailableError("takedownd is shutting down");
+  ASSIGN_OR_RETURN(SweepRunner * runner, Runner(source_id));
+  if (runner->Running()) return false;
+  ASSIGN_OR_RETURN(SweepState state, SourceSweepState(source_id));
+  if (state.phase == SweepPhase::kPaused) return false;
+  RETURN_IF_ERROR(runner->Start(std::nullopt, actor));
+  return true;
+}
+
+absl::StatusOr<std::vector<SweepState>> Daemon::PauseSweeps(const std::vector<std::string>& source_ids,
+                                                            const std::string& actor) {
+  std::lock_guard lock(sweep_mu_);
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  std::vector<std::string> ids;
+  if (source_ids.empty()) {
+    for (const auto& [id, r] : runners_) {
+      if (r->Running()) ids.push_back(id);
+    }
+  }
+  for (const std::string& id : source_ids) {
+    ASSIGN_OR_RETURN(SweepRunner * runner, Runner(id));
+    if (!runner->Running()) {
+      ASSIGN_OR_RETURN(SweepState state, SourceSweepState(id));
+      return absl::FailedPreconditionError(
+          fmt::format("source {}: no sweep is running (its sweep is {}), so there is nothing to pause", id,
+                      SweepPhaseName(state.phase)));
+    }
+    ids.push_back(id);
+  }
+  std::vector<SweepState> states;
+  for (const std::string& id : ids) {
+    absl::StatusOr<SweepState> paused = runners_.at(id)->Pause(actor);
+    if (!paused.ok()) {
+      // It ended by itself in the meantime: report how.
+      ASSIGN_OR_RETURN(SweepState state, SourceSweepState(id));
+      states.push_back(std::move(state));
+      continue;
+    }
+    states.push_back(*std::move(paused));
+  }
+  return states;
+}
+
+absl::StatusOr<std::vector<SweepState>> Daemon::ResumeSweeps(const std::vector<std::string>& source_ids,
+                                                             const std::string& actor) {
+  std::lock_guard lock(sweep_mu_);
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  std::vector<std::pair<std::string, SweepState>> paused;
+  if (source_ids.empty()) {
+    for (const auto& [id, r] : runners_) {
+      ASSIGN_OR_RETURN(SweepState state, SourceSweepState(id));
+      if (state.phase == SweepPhase::kPaused) paused.emplace_back(id, std::move(state));
+    }
+  }
+  for (const std::string& id : source_ids) {
+    ASSIGN_OR_RETURN(SweepState state, SourceSweepState(id));
+    if (state.phase != SweepPhase::kPaused) {
+      return absl::FailedPreconditionError(
+          fmt::format("source {}: its sweep is {}, not paused; only a paused sweep can be resumed", id,
+                      SweepPhaseName(state.phase)));
+    }
+    paused.emplace_back(id, std::move(state));
+  }
+  std::vector<SweepState> states;
+  for (auto& [id, state] : paused) {
+    SweepRunner* runner = runners_.at(id).get();
+    state.rate = SweepRate{};
+    RETURN_IF_ERROR(runner->Start(std::move(state), actor));
+    states.push_back(runner->Progress());
+  }
+  return states;
+}
+
+absl::StatusOr<std::vector<Daemon::SourceStatus>> Daemon::ListSources() {
+  std::vector<SourceStatus> out;
+  for (const SourceConfig& sc : config_.sources) {
+    SourceStatus status;
+    status.id = sc.id;
+    status.type = sc.type;
+    if (sc.type == "filesystem") {
+      status.location = sc.filesystem.root;
+    } else if (sc.type == "s3") {
+      status.location = fmt::format("s3://{}/{} at {}", sc.s3.bucket, sc.s3.prefix, sc.s3.endpoint);
+    } else {
+      status.location = sc.url_list.file;
+    }
+    status.watch = sc.watch;
+    status.watching = watchers_.contains(sc.id);
+    status.rescan_interval_seconds = sc.rescan_interval_seconds;
+    ASSIGN_OR_RETURN(status.sweep, SourceSweepState(sc.id));
+    if (scheduler_) {
+      std::optional<absl::Time> due = scheduler_->NextDue(sc.id, status.sweep);
+      if (due) status.next_sweep_at = *due;
+    }
+    out.push_back(std::move(status));
+  }
+  return out;
+}
+
+std::string Daemon::NewScanId() {
+  int64_t micros = absl::ToUnixMicros(clock_.Now());
+  std::lock_guard lock(scan_id_mu_);
+  if (micros <= last_scan_micros_) micros = last_scan_micros_ + 1;
+  last_scan_micros_ = micros;
+  return fmt::format("scan-{}", micros);
+}
+
+absl::StatusOr<ScanReport> Daemon::ScanObjects(const std::string& source_id,
+                                               const std::vector<std::string>& keys,
+                                               const std::string& actor) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  return Scan(source_id, keys, actor);
+}
+
+absl::StatusOr<ScanReport> Daemon::Scan(const std::string& source_id, const std::vector<std::string>& keys,
+                                        const std::string& actor) {
+  if (stopping_.load()) return absl::UnavailableError("takedownd is shutting down");
+  RETURN_IF_ERROR(Runner(source_id).status());
+  Source& source = *sources_.at(source_id);
+  ASSIGN_OR_RETURN(ScanReport report, ScanKeys(source, keys, NewScanId(), *processor_, *store_, *pool_));
+  const SweepCounters& c = report.counters;
+  const uint64_t read = c.done - c.failed;
+  nlohmann::json sample = nlohmann::json::array();
+  for (size_t i = 0; i < report.results.size() && i < 20; ++i) sample.push_back(report.results[i].key);
+  nlohmann::json details = {{"scan_id", report.scan_id},
+                            {"keys", report.results.size()},
+                            {"read", read},
+                            {"unchanged", c.unchanged},
+                            {"skipped", c.skipped},
+                            {"not_found", report.not_found},
+                            {"errors", report.errors},
+                            {"bytes", c.bytes},
+                            {"matches", c.matches},
+                            {"first_keys", sample}};
+  absl::Status audited = audit_->Append(AuditEvent{actor, "objects.scan", source_id, details});
+  if (!audited.ok())
+    spdlog::error("source {}: scan {} could not be audited: {}", source_id, report.scan_id,
+                  audited.ToString());
+  spdlog::info(
+      "source {}: scan {} by {}: {} keys: {} read, {} unchanged, {} skipped, {} not found, {} errors, {} "
+      "matches",
+      source_id, report.scan_id, actor, report.results.size(), read, c.unchanged, c.skipped, report.not_found,
+      report.errors, c.matches);
+  return report;
+}
+
+absl::StatusOr<RecheckResult> Daemon::Recheck(const std::string& source_id, const std::string& key,
+                                              const std::string& actor) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  RETURN_IF_ERROR(Runner(source_id).status());
+  Source& source = *sources_.at(source_id);
+  std::string object_key = key;
+  ASSIGN_OR_RETURN(std::optional<std::string> stored, store_->Get(Cf::kObjects, ObjectKey(source_id, key)));
+  if (!stored && !key.empty() && key.front() == '/') {
+    // A filesystem source takes an absolute path under its root.
+    absl::StatusOr<ObjectRef> ref = source.Stat(key);
+    if (ref.ok() && ref->key != key) {
+      object_key = ref->key;
+      ASSIGN_OR_RETURN(stored, store_->Get(Cf::kObjects, ObjectKey(source_id, object_key)));
+    }
+  }
+  if (!stored) {
+    return absl::NotFoundError(fmt::format(
+        "source {} has no swept object '{}', so there is nothing to compare with; sweep the source or run "
+        "`takedownctl scan {} <key>` first",
+        source_id, key, source_id));
+  }
+  ASSIGN_OR_RETURN(ObjectRecord record, DecodeObjectRecord(*stored));
+  RecheckOptions options;
+  options.digester = MultiBodyDigesterFactory();
+  options.clock = &clock_;
+  options.max_object_bytes = config_.limits.max_object_bytes;
+  ASSIGN_OR_RETURN(RecheckResult result, RecheckStoredObject(source, record, options));
+  nlohmann::json details = {{"key", object_key},
+                            {"outcome", std::string(RecheckOutcomeName(result.outcome))},
+                            {"reason", result.reason},
+                            {"checked_at", Rfc3339(result.checked_at)}};
+  if (result.fetch) {
+    details["http_status"] = result.fetch->status;
+    details["final_url"] = result.fetch->final_url;
+    details["ip"] = result.fetch->ip;
+  }
+  RETURN_IF_ERROR(audit_->Append(AuditEvent{actor, "object.recheck", source_id, details}));
+  spdlog::info("source {}: re-check of {} by {}: {} ({})", source_id, object_key, actor,
+               RecheckOutcomeName(result.outcome), result.reason);
+  return result;
 }
 
 absl::StatusOr<std::vector<SweepState>> Daemon::SweepStatus(const std::vector<std::string>& source_ids) {
@@ -198,23 +566,8 @@ absl::StatusOr<std::vector<SweepState>> Daemon::SweepStatus(const std::vector<st
   }
   std::vector<SweepState> states;
   for (const std::string& id : ids) {
-    ASSIGN_OR_RETURN(SweepRunner * runner, Runner(id));
-    // A runner that ran in this process knows the outcome even when the store
-    // could not record it (a failed write leaves "running" there).
-    SweepState live = runner->Progress();
-    if (runner->Running() || !live.sweep_id.empty()) {
-      states.push_back(std::move(live));
-      continue;
-    }
-    ASSIGN_OR_RETURN(std::optional<std::string> stored, store_->Get(Cf::kCursors, id));
-    if (stored) {
-      ASSIGN_OR_RETURN(SweepState state, DecodeSweepState(*stored));
-      states.push_back(std::move(state));
-    } else {
-      SweepState idle;
-      idle.source_id = id;
-      states.push_back(std::move(idle));
-    }
+    ASSIGN_OR_RETURN(SweepState state, SourceSweepState(id));
+    states.push_back(std::move(state));
   }
   return states;
 }
@@ -268,6 +621,54 @@ absl::StatusOr<Case> Daemon::GetCase(const std::string& id) {
   } catch (const nlohmann::json::exception& e) {
     return absl::DataLossError(fmt::format("case {} is not valid JSON: {}", id, e.what()));
   }
+}
+
+}  // namespace takedown
+
+namespace takedown {
+
+absl::StatusOr<Case> Daemon::ReviewCase(const std::string& id, bool confirm, const std::string& actor,
+                                        const std::string& reason) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  if (confirm) return engine_->Confirm(id, actor, reason);
+  ASSIGN_OR_RETURN(RejectOutcome outcome, engine_->Reject(id, actor, reason));
+  if (!outcome.dependent_cases_rejected.empty() || outcome.allowlist_additions > 0) {
+    spdlog::info("case {} rejected by {}: {} allowlist entries added, {} dependent cases rejected", id, actor,
+                 outcome.allowlist_additions, outcome.dependent_cases_rejected.size());
+  }
+  return outcome.rejected;
+}
+
+absl::StatusOr<Case> Daemon::TransitionCase(const std::string& id, const std::string& to_state,
+                                            const std::string& actor, const std::string& reason) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  ASSIGN_OR_RETURN(CaseState to, ParseCaseState(to_state));
+  return engine_->Transition(id, to, actor, reason);
+}
+
+absl::StatusOr<Case> Daemon::RecordRemoval(const std::string& id, const std::string& kind,
+                                           const std::string& actor, const std::string& reason) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  const std::string removal = kind.empty() ? std::string(kRemovalRemoved) : kind;
+  if (removal != kRemovalRemoved && removal != kRemovalAccessDisabled) {
+    return absl::InvalidArgumentError(
+        fmt::format("removal kind '{}' is not known; use {} or {}", removal, kRemovalRemoved, kRemovalAccessDisabled));
+  }
+  return engine_->RecordRemoval(id, removal, clock_.Now(), actor, reason);
+}
+
+absl::StatusOr<OrderReceipt> Daemon::SubmitRemovalOrder(std::string_view json, const std::string& actor) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  if (!intake_) {
+    return absl::FailedPreconditionError(
+        "this takedownd runs in the authority role; removal orders are received in the hosting-provider role");
+  }
+  return intake_->Submit(json, "api", actor);
+}
+
+absl::StatusOr<std::vector<ProviderCompliance>> Daemon::ComplianceStats() {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  return ComputeComplianceStats(*store_, clock_.Now());
 }
 
 }  // namespace takedown

@@ -316,7 +316,7 @@ INSTANTIATE_TEST_SUITE_P(
                       kDaemonKeys},
         ErrorCase{"UnknownTopLevelKey", "daemon: {data_dir: d}\nsourcs: []\n",
                   "t.yaml:2:1: sourcs: unknown key; expected one of daemon, "
-                  "limits, sources, lists, matcher, notices (did you mean 'sources'?)"},
+                  "limits, sources, lists, matcher, notices, cases, orders (did you mean 'sources'?)"},
         ErrorCase{"UnknownListKind", "daemon: {data_dir: d}\nlists:\n  - {name: a, path: p, kind: denylist}\n",
                   "t.yaml:3:30: lists[0].kind: expected one of blocklist, allowlist, got 'denylist'"},
         ErrorCase{"PdqThresholdOutOfRange", "daemon: {data_dir: d}\nlists:\n  - {name: a, path: p, pdq_threshold: 300}\n",
@@ -325,7 +325,7 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml:2:16: matcher.pdq: expected one of off, exact, fast, got 'slow'"},
         ErrorCase{"UnknownKeyWithStrangeCharacters", "daemon: {data_dir: d}\n\"a b\\x01\": 1\n",
                   "t.yaml:2:1: 'a b\\x01': unknown key; expected one of daemon, "
-                  "limits, sources, lists, matcher, notices"},
+                  "limits, sources, lists, matcher, notices, cases, orders"},
         ErrorCase{"IntegerNotANumber", "daemon:\n  data_dir: d\n  workers: many\n",
                   "t.yaml:3:12: daemon.workers: expected an integer 0..256, got "
                   "'many'"},
@@ -810,6 +810,10 @@ TEST(Examples, FullEqualsDefaults) {
   smtp.from_name = got.from_name;
   smtp.ca_file = got.ca_file;
   expected.notices.smtp = {smtp};
+  ASSERT_EQ(config->orders.locations.size(), 1u);
+  expected.orders.locations = {{config->orders.locations[0].url_prefix, config->orders.locations[0].source,
+                                config->orders.locations[0].key_prefix}};
+  EXPECT_EQ(expected.orders.locations[0].source, "storage");
   EXPECT_EQ(*config, expected);
 }
 
@@ -881,6 +885,63 @@ TEST(Examples, FullListsEverySchemaKey) {
   EXPECT_EQ(KeysOf(full["notices"]["file_drop"]),
             SchemaKeys(daemon + "notices: {file_drop: {directory: d, zzzzzz: "
                                 "1}}\n"));
+  for (const std::string k : {"review_allowlist", "feedback_channel", "inbox"}) {
+    EXPECT_NE(text.find("# " + k + ": "), std::string::npos) << k;
+  }
+  EXPECT_EQ(KeysOf(full["cases"]),
+            without(SchemaKeys(daemon + "cases: {zzzzzz: 1}\n"), {"review_allowlist", "feedback_channel"}));
+  EXPECT_EQ(KeysOf(full["orders"]), without(SchemaKeys(daemon + "orders: {zzzzzz: 1}\n"), {"inbox"}));
+  EXPECT_EQ(KeysOf(full["orders"]["locations"][0]),
+            SchemaKeys("daemon: {data_dir: d}\nsources: [{id: s, type: filesystem, root: r}]\n"
+                       "orders: {locations: [{url_prefix: 'http://h/', source: s, zzzzzz: 1}]}\n"));
+}
+
+TEST(CasesConfig, ReadsReviewAllowlistAndFeedbackChannel) {
+  absl::StatusOr<TakedownConfig> config = ParseConfig(
+      "daemon: {data_dir: /d}\n"
+      "lists: [{name: fp, path: /l/fp.csv, kind: allowlist}, {name: hot, path: /l/h.csv, auto_action: true}]\n"
+      "notices: {file_drop: {directory: /n}}\n"
+      "cases: {review_allowlist: fp, auto_fine_on_proposal: true, feedback_channel: file_drop}\n",
+      "t.yaml", "/");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cases.review_allowlist, "fp");
+  EXPECT_TRUE(config->cases.auto_fine_on_proposal);
+  EXPECT_EQ(config->cases.feedback_channel, "file_drop");
+  EXPECT_FALSE(config->lists[0].auto_action);
+  EXPECT_TRUE(config->lists[1].auto_action);
+}
+
+TEST(CasesConfig, RefusesReviewAllowlistThatIsNotAnAllowlist) {
+  const std::string lists = "daemon: {data_dir: /d}\nlists: [{name: hot, path: /l/h.csv}]\n";
+  EXPECT_THAT(ErrorOf(lists + "cases: {review_allowlist: hot}\n"),
+              HasSubstr("list 'hot' is a blocklist; review_allowlist must name a list of kind allowlist"));
+  EXPECT_THAT(ErrorOf(lists + "cases: {review_allowlist: nope}\n"), HasSubstr("no list named 'nope' in lists"));
+  EXPECT_THAT(ErrorOf(lists + "cases: {feedback_channel: nope}\n"), HasSubstr("no notice channel named"));
+}
+
+TEST(OrdersConfig, ReadsInboxActionAndLocations) {
+  absl::StatusOr<TakedownConfig> config = ParseConfig(
+      "daemon: {data_dir: /d}\n"
+      "sources: [{id: up, type: filesystem, root: /srv}]\n"
+      "orders: {inbox: orders-in, poll_interval: 5s, action: quarantine,\n"
+      "         locations: [{url_prefix: 'https://f.example/u/', source: up, key_prefix: 'u/'}]}\n",
+      "t.yaml", "/etc/td");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->orders.inbox, "/etc/td/orders-in");
+  EXPECT_EQ(config->orders.poll_interval_seconds, 5);
+  EXPECT_EQ(config->orders.action, "quarantine");
+  ASSERT_EQ(config->orders.locations.size(), 1u);
+  EXPECT_EQ(config->orders.locations[0], (OrderLocationConfig{"https://f.example/u/", "up", "u/"}));
+}
+
+TEST(OrdersConfig, RefusesBadLocationsAndIntervals) {
+  const std::string head = "daemon: {data_dir: /d}\nsources: [{id: up, type: filesystem, root: /srv}]\n";
+  EXPECT_THAT(ErrorOf(head + "orders: {locations: [{url_prefix: 'https://f/u/', source: other}]}\n"),
+              HasSubstr("no source with id 'other'"));
+  EXPECT_THAT(ErrorOf(head + "orders: {locations: [{url_prefix: 'ftp://f/u', source: up}]}\n"),
+              HasSubstr("expected an absolute http(s) URL ending in '/'"));
+  EXPECT_THAT(ErrorOf(head + "orders: {poll_interval: 2h}\n"), HasSubstr("expected a duration from 1s to 1h"));
+  EXPECT_THAT(ErrorOf(head + "orders: {action: shred}\n"), HasSubstr("shred"));
 }
 
 }  // namespace

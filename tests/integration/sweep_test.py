@@ -47,7 +47,7 @@ class SweepEndToEnd(unittest.TestCase):
                 by_key = {c["key"]: c for c in cases}
                 for known in expected["known"]:
                     case = d.ctl_json("cases", "show", by_key[known["key"]]["id"])
-                    self.assertEqual(case["state"], "detected")
+                    self.assertEqual(case["state"], "in_review")  # routed to review by the case engine
                     self.assertEqual(case["category"], known["category"])
                     self.assertEqual([(e["hash_type"], e["entry_id"], e["list_name"]) for e in case["evidence"]],
                                      [(known["hash_type"], known["entry_id"], "demo")])
@@ -66,7 +66,7 @@ class SweepEndToEnd(unittest.TestCase):
                 self.assertEqual(case_ids, {c["id"] for c in cases})
 
                 self.assertEqual(d.metric('takedown_objects_swept_total{source="disk"}'), 400)
-                self.assertEqual(d.metric('takedown_cases{state="detected"}'), len(cases))
+                self.assertEqual(d.metric('takedown_cases{state="in_review"}'), len(cases))
 
                 # A second sweep reads nothing: every object is unchanged.
                 d.ctl("sweep", "start", "--wait")

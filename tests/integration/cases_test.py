@@ -1,0 +1,137 @@
+"""Integration test: the case engine in the running takedownd, driven with
+takedownctl: review (reject feeds the review allowlist, which then vetoes the
+same bytes), the transition table enforced through the API, a removal order
+dropped into the inbox, and cases with their timers surviving a restart."""
+import datetime
+import hashlib
+import json
+import os
+import subprocess
+import unittest
+
+from sources_common import wait_for, wait_sweep_end, write_file
+from takedown_harness import Daemon, TempDir
+
+KNOWN = b"bytes that the test blocklist carries by SHA-256 " * 4
+OTHER = b"an ordinary upload, on no list"
+
+
+def order_json(url, reference):
+    issued = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=5)
+    return json.dumps({
+        "schema_version": 1,
+        "profile": "tco-removal-order",
+        "order_reference": reference,
+        "issuing_authority": {"name": "Test Authority", "member_state": "NL"},
+        "provider": {"name": "Example Hosting B.V."},
+        "legal_basis": "Regulation (EU) 2021/784, Article 3",
+        "locations": [{"url": url}],
+        "reasons": "Terrorist content (test).",
+        "issued_at": issued.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "redress": "Object within the term stated in the order.",
+        "secrecy": False,
+    })
+
+
+def parse_time(text):
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class CasesInTheDaemon(unittest.TestCase):
+    def test_review_veto_transition_order_and_restart(self):
+        with TempDir() as tmp:
+            storage = os.path.join(tmp, "storage")
+            write_file(os.path.join(storage, "a", "known.jpg"), KNOWN)
+            write_file(os.path.join(storage, "a", "plain.jpg"), OTHER)
+            blocklist = os.path.join(tmp, "block.csv")
+            with open(blocklist, "w") as f:
+                f.write("hash_type,hash,category,entry_id,tags\n")
+                f.write(f"sha256,{hashlib.sha256(KNOWN).hexdigest()},csam,e-0,test\n")
+            allowlist = os.path.join(tmp, "fp.csv")  # created by the daemon
+            inbox = os.path.join(tmp, "orders")
+            extra = f"""lists:
+  - name: demo
+    path: {blocklist}
+  - name: fp
+    path: {allowlist}
+    kind: allowlist
+cases:
+  review_allowlist: fp
+orders:
+  inbox: {inbox}
+  poll_interval: 1s
+  locations:
+    - url_prefix: https://files.example/u/
+      source: disk
+"""
+            d = Daemon(tmp, storage, extra=extra).start()
+            try:
+                self.assertTrue(os.path.exists(allowlist))
+                d.ctl("sweep", "start", "disk")
+                self.assertEqual(wait_sweep_end(d, "disk")["state"], "completed")
+                cases = d.ctl_json("cases", "ls")
+                self.assertEqual([(c["key"], c["state"]) for c in cases], [("a/known.jpg", "in_review")])
+                case_id = cases[0]["id"]
+
+                rejected = json.loads(d.ctl("--json", "cases", "reject", case_id, "--reason", "fp").stdout)
+                self.assertEqual(rejected["state"], "rejected")
+                self.assertEqual(d.ctl_json("cases", "show", case_id)["state"], "rejected")
+                with open(allowlist) as f:
+                    self.assertIn(hashlib.sha256(KNOWN).hexdigest(), f.read())
+
+                # The same bytes under another name are vetoed: no new case.
+                write_file(os.path.join(storage, "b", "copy.jpg"), KNOWN)
+                d.ctl("sweep", "start", "disk")
+                self.assertEqual(wait_sweep_end(d, "disk")["state"], "completed")
+                self.assertEqual([c["id"] for c in d.ctl_json("cases", "ls")], [case_id])
+
+                # The transition table holds through the API.
+                r = d.ctl("cases", "transition", case_id, "notified", "--reason", "try", check=False)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn("rejected", r.stderr)
+                self.assertIn("notified", r.stderr)
+                r = d.ctl("cases", "reject", case_id, check=False)
+                self.assertEqual(r.returncode, 2)
+                self.assertIn("--reason", r.stderr)
+
+                # An order dropped into the inbox opens a case with the 1 h term.
+                with open(os.path.join(inbox, ".order-1.json"), "w") as f:
+                    f.write(order_json("https://files.example/u/a/plain.jpg", "TCO-IT-1"))
+                os.rename(os.path.join(inbox, ".order-1.json"), os.path.join(inbox, "order-1.json"))
+                done = os.path.join(inbox, "done", "order-1.json")
+                wait_for(lambda: os.path.exists(done), 15, "the order to be accepted")
+                order_cases = [c for c in d.ctl_json("cases", "ls") if c["id"] != case_id]
+                self.assertEqual([(c["source_id"], c["key"], c["state"]) for c in order_cases],
+                                 [("disk", "a/plain.jpg", "notified")])
+                order_case = order_cases[0]["id"]
+                shown = d.ctl("cases", "show", order_case).stdout
+                self.assertIn("profile   tco-removal-order", shown)
+                before = d.ctl_json("cases", "show", order_case)
+                terms = before["terms"]
+                self.assertEqual(parse_time(terms["deadline"]) - parse_time(terms["received_at"]),
+                                 datetime.timedelta(hours=1))
+                self.assertGreater(len(terms["timers"]), 0)
+            finally:
+                self.assertEqual(d.stop(), 0, d.read_log())
+
+            d.start()
+            try:
+                after = d.ctl_json("cases", "show", order_case)
+                self.assertEqual(after["state"], "notified")
+                self.assertEqual(after["terms"]["deadline"], terms["deadline"])
+                self.assertEqual(after["terms"]["timers"], terms["timers"])
+                self.assertEqual(d.ctl_json("cases", "show", case_id)["state"], "rejected")
+                removed = json.loads(d.ctl("--json", "cases", "removed", order_case, "--kind", "access_disabled",
+                                           "--reason", "disabled by the abuse desk").stdout)
+                self.assertEqual(removed["state"], "removed")
+                self.assertEqual(removed["terms"]["removal"], "access_disabled")
+                # The order case counts (the rejected one does not): removed within its hour.
+                stats = d.ctl_json("stats", "compliance")
+                self.assertEqual([(p["provider"], p["cases"], p["removed"], p["removed_on_time"], p["decided"],
+                                   p["share_within_deadline"]) for p in stats], [("", 1, 1, 1, 1, 1.0)])
+            finally:
+                self.assertEqual(d.stop(), 0, d.read_log())
+
+
+if __name__ == "__main__":
+    unittest.main()
