@@ -4,32 +4,14 @@
 #include <utility>
 
 #include "common/status_macros.h"
-#include "crawler/body_digester.h"
 #include "crawler/filesystem_source.h"
 #include "crawler/s3_source.h"
 #include "crawler/url_list_source.h"
+#include "daemon/multi_body_digester.h"
 #include "fmt/format.h"
-#include "matcher/multi_digester.h"
 
 namespace takedown {
 namespace {
-
-// crawler/ gets its digests through BodyDigester (it links no crypto).
-class MultiBodyDigester final : public BodyDigester {
- public:
-  explicit MultiBodyDigester(MultiDigester digester) : digester_(std::move(digester)) {}
-  void Update(std::span<const uint8_t> data) override { digester_.Update(data); }
-  DigestSet Finish() override { return digester_.Finish(); }
-
- private:
-  MultiDigester digester_;
-};
-
-std::unique_ptr<BodyDigester> NewBodyDigester() {
-  absl::StatusOr<MultiDigester> digester = MultiDigester::Create();
-  if (!digester.ok()) return nullptr;
-  return std::make_unique<MultiBodyDigester>(*std::move(digester));
-}
 
 absl::StatusOr<SourcePtr> MakeFilesystem(const SourceConfig& config) {
   FilesystemSourceOptions options;
@@ -69,7 +51,7 @@ absl::StatusOr<SourcePtr> MakeUrlList(const SourceConfig& config) {
   UrlListSourceOptions options;
   options.id = config.id;
   options.file = c.file;
-  options.digester = NewBodyDigester;
+  options.digester = MultiBodyDigesterFactory();
   options.fetcher.allow_private_addresses = c.allow_private_addresses;
   options.fetcher.max_body_bytes = c.max_body_bytes;
   options.fetcher.max_redirects = c.max_redirects;
