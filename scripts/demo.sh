@@ -56,7 +56,7 @@ echo "== notices: $(ls demo-out/notices | wc -l) JSON files in $root/demo-out/no
 ls demo-out/notices | head -3
 echo
 echo "== metrics (http://$http/metrics), an excerpt"
-curl -fsS "http://$http/metrics" | grep -E '^takedown_(objects_swept_total|bytes_swept_total|matches_total|cases\{state="detected"\}|errors_total)' || true
+curl -fsS "http://$http/metrics" | grep -E '^takedown_(objects_swept_total|bytes_swept_total|matches_total|cases\{state="(detected|in_review)"\}|errors_total)' || true
 echo
 echo "== sweeping again: unchanged objects (same size, mtime, inode) are not re-read"
 ctl sweep start --wait
