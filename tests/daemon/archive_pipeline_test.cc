@@ -112,8 +112,9 @@ class ArchiveBuilder {
   bool ok_ = false;
 };
 
+// `bytes` little-endian bytes of `v`; bytes past the 8th are zero.
 void PutLe(std::string& out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xFF));
+  for (int i = 0; i < bytes; ++i) out.push_back(static_cast<char>(i < 8 ? (v >> (8 * i)) & 0xFF : 0));
 }
 
 // A zip of one deflated member of `mib` MiB of zeros, streamed out of zlib one
