@@ -33,26 +33,11 @@ const std::string kVectors = std::string(TAKEDOWN_SOURCE_DIR) + "/../shared/vect
 // From shared/vectors/pdq/MANIFEST.tsv.
 constexpr char kSquareHash[] = "d8f8f0cec4f4a84f0637022a078f67f0b36e2ee5b6621e1d33e6239c4e9c9b22";
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string RandomBytes(size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
   std::string out(n, '\0');
   for (char& c : out) c = static_cast<char>(rng() & 0xFF);
   return out;
-}
-
-std::string FlipBits(const std::string& hex, int bits) {
-  std::optional<PdqHash> h = PdqHash::FromHex(hex);
-  EXPECT_TRUE(h.has_value());
-  for (int k = 0; k < bits; ++k) h->words[k / 16] ^= static_cast<uint16_t>(1u << (k % 16));
-  return h->ToHex();
 }
 
 long MaxRssKib() {

@@ -25,22 +25,6 @@ constexpr char kSquareHash[] = "d8f8f0cec4f4a84f0637022a078f67f0b36e2ee5b6621e1d
 constexpr char kQ0122Hash[] = "cfb2009ddd21c6dab0046a7745b5984757a8a4535b3377aea2591d32b33ff940";
 constexpr char kQ0003Hash[] = "54a9f7c321d1443c43ba566e21d4a13989a3553f1472611cbbc5fda59e03b677";  // quality 3
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  EXPECT_TRUE(in.good()) << path;
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// `hex` with its first `bits` bits flipped.
-std::string FlipBits(const std::string& hex, int bits) {
-  std::optional<PdqHash> h = PdqHash::FromHex(hex);
-  EXPECT_TRUE(h.has_value());
-  for (int k = 0; k < bits; ++k) h->words[k / 16] ^= static_cast<uint16_t>(1u << (k % 16));
-  return h->ToHex();
-}
-
 class PdqPipelineTest : public ::testing::Test {
  protected:
   void FillSource(InMemorySource& source) {

@@ -9,9 +9,11 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -34,12 +36,30 @@
 #include "gtest/gtest.h"
 #include "matcher/exact_index.h"
 #include "matcher/multi_digester.h"
+#include "matcher/pdq_hash.h"
 #include "nlohmann/json.hpp"
 #include "notices/case.h"
 #include "notices/outbox_record.h"
 #include "tests/fakes/fake_clock.h"
 
 namespace takedown::testing {
+
+// The bytes of a test data file (a failed EXPECT if it cannot be read).
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  EXPECT_TRUE(in.good()) << path;
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// `hex` (a PDQ hash) with its first `bits` bits flipped.
+inline std::string FlipBits(const std::string& hex, int bits) {
+  std::optional<PdqHash> h = PdqHash::FromHex(hex);
+  EXPECT_TRUE(h.has_value());
+  for (int k = 0; k < bits; ++k) h->words[k / 16] ^= static_cast<uint16_t>(1u << (k % 16));
+  return h->ToHex();
+}
 
 class TempDir {
  public:
