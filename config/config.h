@@ -225,6 +225,13 @@ struct OrdersConfig {
   std::string inbox;
   int64_t poll_interval_seconds = 2;  // config spelling: a duration, 1s..1h
   std::string action = "disable";     // "disable" | "quarantine" | "delete"
+  // Carry the action out as soon as an order arrives; false: a person acts
+  // (`takedownctl orders execute`, or removes by hand and records it).
+  bool execute = true;
+  // Where filesystem sources quarantine files; required with action
+  // quarantine when an order location names a filesystem source, and never
+  // inside a source root.
+  std::string quarantine_dir;
   std::vector<OrderLocationConfig> locations;
 
   bool operator==(const OrdersConfig&) const = default;

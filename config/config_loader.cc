@@ -166,6 +166,7 @@ class ConfigReader {
       const std::string detail = fmt::format(" for type {}", type);
       FilesystemSourceConfig& filesystem = source.filesystem;
       ReadPath(map.Required("root", detail), &filesystem.root);
+      if (!source.id.empty() && !filesystem.root.empty()) filesystem_roots_[source.id] = filesystem.root;
       if (std::optional<YamlField> include = map.Optional("include")) {
         ReadPatterns(*include, /*allow_empty=*/false, &filesystem.include);
       }
@@ -357,6 +358,9 @@ class ConfigReader {
     map.ReadChoice<std::string>("action",
                                 {{"disable", "disable"}, {"quarantine", "quarantine"}, {"delete", "delete"}},
                                 &orders.action);
+    ReadBool(map, "execute", &orders.execute);
+    std::optional<YamlField> quarantine_field = map.Optional("quarantine_dir");
+    ReadPath(quarantine_field, &orders.quarantine_dir);
     if (std::optional<YamlField> locations = map.Optional("locations")) {
       reader_.ForEach(*locations, kMaxSources, [&](const YamlField& item) {
         MapReader entry(reader_, item);
@@ -385,6 +389,24 @@ class ConfigReader {
         entry.Finish();
         orders.locations.push_back(std::move(location));
       });
+    }
+    for (const auto& [id, root] : filesystem_roots_) {
+      if (orders.quarantine_dir.empty()) {
+        if (orders.action != "quarantine") continue;
+        for (const OrderLocationConfig& location : orders.locations) {
+          if (location.source == id) {
+            reader_.Error(field, fmt::format("action quarantine on filesystem source {} needs quarantine_dir, a "
+                                             "directory outside every source root",
+                                             QuoteForMessage(id)));
+            break;
+          }
+        }
+      } else if (orders.quarantine_dir == root || orders.quarantine_dir.starts_with(root + "/")) {
+        reader_.Error(*quarantine_field,
+                      fmt::format("quarantine_dir {} lies inside the root of source {}; quarantined files would "
+                                  "be swept again. Choose a directory outside it",
+                                  QuoteForMessage(orders.quarantine_dir), QuoteForMessage(id)));
+      }
     }
     map.Finish();
   }
@@ -471,6 +493,7 @@ class ConfigReader {
   std::map<std::string, int, std::less<>> list_names_;
   std::map<std::string, int, std::less<>> channel_names_;
   std::map<std::string, ListKind, std::less<>> list_kinds_;
+  std::map<std::string, std::string, std::less<>> filesystem_roots_;  // source id -> root
 };
 
 // Records the position of the first event of a document.

@@ -291,6 +291,24 @@ grpc::Status ApiService::SubmitRemovalOrder(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status ApiService::ExecuteRemovalOrder(grpc::ServerContext* context,
+                                             const v1::ExecuteRemovalOrderRequest* request,
+                                             v1::ExecuteRemovalOrderResponse* response) {
+  absl::StatusOr<Case> c = daemon_.ExecuteRemovalOrder(request->id(), Actor(context));
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  ToDetail(*c, response->mutable_case_detail());
+  return grpc::Status::OK;
+}
+
+grpc::Status ApiService::RecordInability(grpc::ServerContext* context, const v1::RecordInabilityRequest* request,
+                                         v1::RecordInabilityResponse* response) {
+  absl::StatusOr<Case> c =
+      daemon_.RecordInability(request->id(), request->reason(), request->explanation(), Actor(context));
+  if (!c.ok()) return ToGrpcStatus(c.status());
+  ToDetail(*c, response->mutable_case_detail());
+  return grpc::Status::OK;
+}
+
 grpc::Status ApiService::ComplianceStats(grpc::ServerContext*, const v1::ComplianceStatsRequest*,
                                          v1::ComplianceStatsResponse* response) {
   absl::StatusOr<std::vector<ProviderCompliance>> stats = daemon_.ComplianceStats();

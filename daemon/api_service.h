@@ -44,6 +44,10 @@ class ApiService final : public v1::Takedown::Service {
                              v1::RecordRemovalResponse* response) override;
   grpc::Status SubmitRemovalOrder(grpc::ServerContext* context, const v1::SubmitRemovalOrderRequest* request,
                                   v1::SubmitRemovalOrderResponse* response) override;
+  grpc::Status ExecuteRemovalOrder(grpc::ServerContext* context, const v1::ExecuteRemovalOrderRequest* request,
+                                   v1::ExecuteRemovalOrderResponse* response) override;
+  grpc::Status RecordInability(grpc::ServerContext* context, const v1::RecordInabilityRequest* request,
+                               v1::RecordInabilityResponse* response) override;
   grpc::Status ComplianceStats(grpc::ServerContext* context, const v1::ComplianceStatsRequest* request,
                                v1::ComplianceStatsResponse* response) override;
 

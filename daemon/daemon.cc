@@ -200,10 +200,16 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   resolver_ = std::make_unique<PrefixLocationResolver>(std::move(resolver));
   OrderIntakeOptions intake_options;
   ASSIGN_OR_RETURN(intake_options.action, ParseContentActionKind(config_.orders.action));
-  // No ContentAction is wired yet: a person carries out the order and
-  // records it (`takedownctl cases removed`).
-  intake_options.execute = false;
-  intake_ = std::make_unique<OrderIntake>(*engine_, *audit_, clock_, *metrics_, *resolver_, nullptr,
+  intake_options.execute = config_.orders.execute;
+  SourceContentActionOptions action_options;
+  action_options.filesystem_quarantine_dir = config_.orders.quarantine_dir;
+  action_ = std::make_unique<SourceContentAction>(
+      [this](std::string_view id) -> Source* {
+        auto it = sources_.find(std::string(id));
+        return it == sources_.end() ? nullptr : it->second.get();
+      },
+      std::move(action_options));
+  intake_ = std::make_unique<OrderIntake>(*engine_, *audit_, clock_, *metrics_, *resolver_, action_.get(),
                                           intake_options);
   if (!config_.orders.inbox.empty()) {
     InboxOptions inbox_options;
@@ -299,6 +305,7 @@ void Daemon::Shutdown() {
     runners_.clear();
     inbox_.reset();
     intake_.reset();
+    action_.reset();
     resolver_.reset();
     engine_.reset();
     checker_.reset();
@@ -664,6 +671,33 @@ absl::StatusOr<OrderReceipt> Daemon::SubmitRemovalOrder(std::string_view json, c
         "this takedownd runs in the authority role; removal orders are received in the hosting-provider role");
   }
   return intake_->Submit(json, "api", actor);
+}
+
+absl::StatusOr<Case> Daemon::ExecuteRemovalOrder(const std::string& id, const std::string& actor) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  if (!intake_) {
+    return absl::FailedPreconditionError(
+        "this takedownd runs in the authority role; removal orders are executed in the hosting-provider role");
+  }
+  return intake_->Execute(id, actor);
+}
+
+absl::StatusOr<Case> Daemon::RecordInability(const std::string& id, const std::string& reason,
+                                             const std::string& explanation, const std::string& actor) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  FeedbackOutcome::Reason parsed;
+  if (reason == "force_majeure") {
+    parsed = FeedbackOutcome::Reason::kForceMajeure;
+  } else if (reason == "manifest_error") {
+    parsed = FeedbackOutcome::Reason::kManifestError;
+  } else if (reason == "missing_information") {
+    parsed = FeedbackOutcome::Reason::kMissingInformation;
+  } else {
+    return absl::InvalidArgumentError(fmt::format(
+        "inability reason '{}' is not known; use force_majeure, manifest_error or missing_information",
+        reason.substr(0, 64)));
+  }
+  return engine_->RecordInability(id, parsed, explanation, actor);
 }
 
 absl::StatusOr<std::vector<ProviderCompliance>> Daemon::ComplianceStats() {

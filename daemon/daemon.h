@@ -44,6 +44,7 @@
 #include "daemon/order_intake.h"
 #include "daemon/outbox_dispatcher.h"
 #include "daemon/prefix_location_resolver.h"
+#include "daemon/source_content_action.h"
 #include "daemon/store.h"
 #include "daemon/sweep_runner.h"
 #include "daemon/sweep_scheduler.h"
@@ -137,6 +138,12 @@ class Daemon {
   // A removal order (docs/removal-orders.md) received through the API.
   // FailedPrecondition in the authority role.
   absl::StatusOr<OrderReceipt> SubmitRemovalOrder(std::string_view json, const std::string& actor);
+  // Carries out orders.action on the order case's object (OrderIntake::Execute).
+  absl::StatusOr<Case> ExecuteRemovalOrder(const std::string& id, const std::string& actor);
+  // `reason`: force_majeure, manifest_error or missing_information
+  // (CaseEngine::RecordInability).
+  absl::StatusOr<Case> RecordInability(const std::string& id, const std::string& reason,
+                                       const std::string& explanation, const std::string& actor);
   // Per provider, from the stored cases (daemon/compliance_stats.h).
   absl::StatusOr<std::vector<ProviderCompliance>> ComplianceStats();
 
@@ -193,6 +200,7 @@ class Daemon {
   std::unique_ptr<ContentChecker> checker_;
   std::unique_ptr<CaseEngine> engine_;
   std::unique_ptr<PrefixLocationResolver> resolver_;
+  std::unique_ptr<SourceContentAction> action_;  // hosting-provider role only
   std::unique_ptr<OrderIntake> intake_;  // hosting-provider role only
   std::unique_ptr<InboxScanner> inbox_;  // with orders.inbox only
 

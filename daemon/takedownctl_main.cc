@@ -50,6 +50,11 @@ Commands:
                                      the content was removed or access to it disabled now
   orders submit FILE                 submit a removal order (JSON); prints the cases
                                      opened and the deadline
+  orders execute CASE_ID             carry out orders.action on the order's object now and
+                                     record the removal (feedback goes to the issuer)
+  orders unable CASE_ID --kind force_majeure|manifest_error|missing_information --reason TEXT
+                                     the order cannot be complied with: the reasons go to
+                                     the issuing authority (Annex III) and the case is disputed
   stats compliance                   per provider: cases with a removal term, removed,
                                      on time, overdue, escalated, time to removal
   hash [--mode exact|fast] [--dihedral] [--json] FILE...
@@ -536,6 +541,33 @@ int CasesCommand(v1::Takedown::Stub& stub, const Options& o) {
 }
 
 int OrdersCommand(v1::Takedown::Stub& stub, const Options& o) {
+  if (o.args.size() == 3 && o.args[1] == "execute") {
+    grpc::ClientContext ctx;
+    v1::ExecuteRemovalOrderRequest req;
+    req.set_id(o.args[2]);
+    v1::ExecuteRemovalOrderResponse resp;
+    grpc::Status st = stub.ExecuteRemovalOrder(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    return PrintCase(resp.case_detail(), o.json);
+  }
+  if (o.args.size() == 3 && o.args[1] == "unable") {
+    if (o.kind.empty() || o.reason.empty()) {
+      std::fputs(
+          "takedownctl: orders unable needs --kind force_majeure|manifest_error|missing_information and "
+          "--reason TEXT (the explanation sent to the issuing authority)\n",
+          stderr);
+      return 2;
+    }
+    grpc::ClientContext ctx;
+    v1::RecordInabilityRequest req;
+    req.set_id(o.args[2]);
+    req.set_reason(o.kind);
+    req.set_explanation(o.reason);
+    v1::RecordInabilityResponse resp;
+    grpc::Status st = stub.RecordInability(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    return PrintCase(resp.case_detail(), o.json);
+  }
   if (o.args.size() != 3 || o.args[1] != "submit") {
     std::fputs(kUsage, stderr);
     return 2;

@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates
   librocksdb-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libcurl4-openssl-dev libarchive-dev zlib1g-dev
+  libcurl4-openssl-dev libarchive-dev zlib1g-dev openssl
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   libcivetweb-dev
   libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev libfmt-dev libssl-dev libabsl-dev

@@ -66,6 +66,8 @@ def main():
         files.append((rel, body))
 
     # Things a sweep must skip and count, not read.
+    for customer in customers[:2]:
+        os.makedirs(os.path.join(storage, customer), exist_ok=True)
     os.symlink("/etc/passwd", os.path.join(storage, customers[0], "link-out-of-root"))
     os.symlink(files[0][0].split("/", 1)[1] if "/" in files[0][0] else files[0][0],
                os.path.join(storage, customers[0], "link-inside-root"))

@@ -60,6 +60,7 @@ cases:
 orders:
   inbox: {inbox}
   poll_interval: 1s
+  execute: false
   locations:
     - url_prefix: https://files.example/u/
       source: disk
@@ -129,6 +130,94 @@ orders:
                 stats = d.ctl_json("stats", "compliance")
                 self.assertEqual([(p["provider"], p["cases"], p["removed"], p["removed_on_time"], p["decided"],
                                    p["share_within_deadline"]) for p in stats], [("", 1, 1, 1, 1, 1.0)])
+            finally:
+                self.assertEqual(d.stop(), 0, d.read_log())
+
+
+def notice_kinds(notices_dir, case_id):
+    kinds = []
+    for name in sorted(os.listdir(notices_dir)) if os.path.isdir(notices_dir) else []:
+        if not name.endswith(".json"):
+            continue
+        with open(os.path.join(notices_dir, name)) as f:
+            notice = json.load(f)
+        if notice.get("case_id") == case_id:
+            kinds.append(notice.get("kind"))
+    return kinds
+
+
+class OrdersExecutedByTheDaemon(unittest.TestCase):
+    def test_quarantine_on_receipt_then_execute_and_inability_by_hand(self):
+        with TempDir() as tmp:
+            storage = os.path.join(tmp, "storage")
+            quarantine = os.path.join(tmp, "quarantine")
+            write_file(os.path.join(storage, "u", "first.jpg"), OTHER + b"1")
+            extra = f"""orders:
+  action: quarantine
+  quarantine_dir: {quarantine}
+  locations:
+    - url_prefix: https://files.example/u/
+      source: disk
+      key_prefix: u/
+"""
+            d = Daemon(tmp, storage, extra=extra).start()
+            try:
+                # Executed on receipt: the file moves out of the tree; the
+                # feedback (Annex II) is queued with the removal.
+                order = os.path.join(tmp, "order-1.json")
+                with open(order, "w") as f:
+                    f.write(order_json("https://files.example/u/first.jpg", "TCO-EX-1"))
+                receipt = json.loads(d.ctl("--json", "orders", "submit", order).stdout)
+                self.assertEqual([l["status"] for l in receipt["locations"]], ["access_disabled"])
+                first_case = receipt["locations"][0]["case_id"]
+                self.assertFalse(os.path.exists(os.path.join(storage, "u", "first.jpg")))
+                moved = os.path.join(quarantine, "disk", "u", "first.jpg")
+                with open(moved, "rb") as f:
+                    self.assertEqual(f.read(), OTHER + b"1")
+                self.assertEqual(os.stat(moved).st_mode & 0o777, 0o400)
+                shown = d.ctl_json("cases", "show", first_case)
+                self.assertEqual(shown["state"], "removed")
+                self.assertEqual(shown["terms"]["removal"], "access_disabled")
+                wait_for(lambda: "removal_order.feedback" in notice_kinds(d.notices, first_case), 15,
+                         "the feedback to the issuing authority")
+
+                # A URL whose object is missing: the action fails, the case
+                # stays notified with its timers running.
+                order = os.path.join(tmp, "order-2.json")
+                with open(order, "w") as f:
+                    f.write(order_json("https://files.example/u/missing.jpg", "TCO-EX-2"))
+                receipt = json.loads(d.ctl("--json", "orders", "submit", order).stdout)
+                self.assertEqual([l["status"] for l in receipt["locations"]], ["action_failed"])
+                self.assertIn("missing.jpg", receipt["locations"][0]["detail"])
+                missing_case = receipt["locations"][0]["case_id"]
+                self.assertEqual(d.ctl_json("cases", "show", missing_case)["state"], "notified")
+
+                # The file appears; a person executes the order again.
+                write_file(os.path.join(storage, "u", "missing.jpg"), OTHER + b"2")
+                executed = json.loads(d.ctl("--json", "orders", "execute", missing_case).stdout)
+                self.assertEqual(executed["state"], "removed")
+                self.assertTrue(os.path.exists(os.path.join(quarantine, "disk", "u", "missing.jpg")))
+                self.assertFalse(os.path.exists(os.path.join(storage, "u", "missing.jpg")))
+
+                # Cannot comply: the reasons go to the issuer, the case is disputed.
+                order = os.path.join(tmp, "order-3.json")
+                with open(order, "w") as f:
+                    f.write(order_json("https://files.example/u/gone.jpg", "TCO-EX-3"))
+                third = json.loads(d.ctl("--json", "orders", "submit", order).stdout)["locations"][0]["case_id"]
+                r = d.ctl("orders", "unable", third, "--reason", "no kind", check=False)
+                self.assertEqual(r.returncode, 2)
+                r = d.ctl("orders", "unable", third, "--kind", "bad_luck", "--reason", "x", check=False)
+                self.assertNotEqual(r.returncode, 0)
+                self.assertIn("force_majeure", r.stderr)
+                unable = json.loads(d.ctl("--json", "orders", "unable", third, "--kind", "missing_information",
+                                          "--reason", "The order does not say which of two copies is meant.")
+                                    .stdout)
+                self.assertEqual(unable["state"], "disputed")
+                wait_for(lambda: "removal_order.inability" in notice_kinds(d.notices, third), 15,
+                         "the inability notice to the issuing authority")
+                # Executing a case that answers no order is refused.
+                r = d.ctl("orders", "execute", "c-doesnotexist", check=False)
+                self.assertNotEqual(r.returncode, 0)
             finally:
                 self.assertEqual(d.stop(), 0, d.read_log())
 
