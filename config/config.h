@@ -237,6 +237,64 @@ struct OrdersConfig {
   bool operator==(const OrdersConfig&) const = default;
 };
 
+// One escalation step of a legal profile (notices/legal_profile.h
+// EscalationStep; docs/legal-profiles.md).
+struct EscalationStepConfig {
+  std::string kind;  // REQUIRED: reminder | penalty_order | fine_proposal | referral
+  int64_t after_deadline_seconds = 0;
+  int64_t amount_cents = 0;  // config spelling: a decimal amount, "5000" or "2500.50"
+  int64_t cap_cents = 0;
+  int cap_turnover_basis_points = 0;  // config spelling: cap_turnover_percent, e.g. 4 or 0.5
+  int64_t period_seconds = 0;         // penalty_order: per period; 0: once
+  std::string currency = "EUR";
+  std::string basis;
+
+  bool operator==(const EscalationStepConfig&) const = default;
+};
+
+// Changes to a built-in legal profile, or (with `base`) a new profile made
+// from one. Unset members keep the base profile's value; the daemon checks
+// the result against the law's limits at start (e.g. at most 12 h for
+// nl-csam-instruction).
+struct LegalProfileConfig {
+  std::string name;  // REQUIRED: a built-in profile, or a new name with `base`
+  std::string base;  // the built-in profile a new one starts from
+  std::optional<std::string> legal_basis;
+  std::optional<int64_t> removal_deadline_seconds;
+  std::optional<std::vector<int64_t>> reminder_seconds;  // before the deadline
+  std::optional<std::vector<EscalationStepConfig>> escalation;
+  std::optional<int64_t> preservation_period_seconds;
+  std::optional<bool> inform_content_provider;
+  std::optional<bool> feedback_to_issuer;
+  std::optional<bool> statement_of_reasons;
+  std::optional<std::string> review;  // human_review | review_perceptual | authority_decided
+  std::optional<int64_t> recheck_interval_seconds;
+  std::optional<int> max_recheck_cycles;
+
+  bool operator==(const LegalProfileConfig&) const = default;
+};
+
+// Authority role: who issues the notices and orders.
+struct AuthorityConfig {
+  std::string name;
+  std::string member_state = "NL";  // ISO 3166-1 alpha-2
+  std::string contact;
+  std::string redress;  // how a provider objects or appeals
+
+  bool operator==(const AuthorityConfig&) const = default;
+};
+
+// Authority role: one hosting provider of the provider table.
+struct ProviderConfig {
+  std::string name;                // REQUIRED
+  std::vector<std::string> hosts;  // REQUIRED; host names, each also matching its subdomains
+  std::string channel;             // REQUIRED; a notice channel that reaches the provider
+  std::string profile;             // legal profile of its cases; empty: the default
+  std::string contact_point;
+
+  bool operator==(const ProviderConfig&) const = default;
+};
+
 struct TakedownConfig {
   // The file the config was loaded from (absolute), or "<string>" when it
   // was parsed from memory.
@@ -249,6 +307,9 @@ struct TakedownConfig {
   NoticesConfig notices;
   CasesConfig cases;
   OrdersConfig orders;
+  std::vector<LegalProfileConfig> legal_profiles;
+  AuthorityConfig authority;
+  std::vector<ProviderConfig> providers;
 
   bool operator==(const TakedownConfig&) const = default;
 };

@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <filesystem>
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
@@ -30,6 +33,8 @@ namespace fs = std::filesystem;
 
 constexpr size_t kMaxSources = 1024;
 constexpr size_t kMaxLists = 1024;
+constexpr size_t kMaxLegalProfiles = 64;
+constexpr size_t kMaxProviders = 10'000;
 constexpr size_t kMaxChannels = 64;
 constexpr size_t kMaxPatterns = 1024;
 constexpr size_t kMaxIdBytes = 64;
@@ -94,6 +99,17 @@ class ConfigReader {
     }
     if (std::optional<YamlField> field = top.Optional("orders")) {
       ReadOrders(*field, config.orders);
+    }
+    if (std::optional<YamlField> field = top.Optional("legal_profiles")) {
+      reader_.ForEach(*field, kMaxLegalProfiles,
+                      [&](const YamlField& item) { config.legal_profiles.push_back(ReadLegalProfile(item)); });
+    }
+    if (std::optional<YamlField> field = top.Optional("authority")) {
+      ReadAuthority(*field, config.authority);
+    }
+    if (std::optional<YamlField> field = top.Optional("providers")) {
+      reader_.ForEach(*field, kMaxProviders,
+                      [&](const YamlField& item) { config.providers.push_back(ReadProvider(item)); });
     }
     top.Finish();
   }
@@ -411,6 +427,200 @@ class ConfigReader {
     map.Finish();
   }
 
+  // A profile name: 1..64 of [a-z0-9-].
+  bool ValidProfileName(const YamlField& field, const std::string& name) {
+    const bool ok = !name.empty() && name.size() <= 64 &&
+                    name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
+    if (!ok) {
+      reader_.Error(field, fmt::format("expected a profile name of 1 to 64 characters a-z, 0-9 and '-', got {}",
+                                       QuoteForMessage(name)));
+    }
+    return ok;
+  }
+
+  void ReadOptionalDuration(MapReader& map, std::string_view key, std::optional<int64_t>* out) {
+    if (std::optional<YamlField> field = map.Optional(key)) {
+      int64_t seconds = -1;
+      ReadDuration(field, &seconds);
+      if (seconds >= 0) *out = seconds;
+    }
+  }
+
+  void ReadOptionalBool(MapReader& map, std::string_view key, std::optional<bool>* out) {
+    if (!map.Optional(key)) return;
+    bool value = false;
+    ReadBool(map, key, &value);
+    *out = value;
+  }
+
+  // "5000", "2500.50": a non-negative decimal amount with at most two
+  // decimals, as cents.
+  void ReadAmount(MapReader& map, std::string_view key, int64_t* cents) {
+    std::optional<YamlField> field = map.Optional(key);
+    if (!field) return;
+    std::optional<std::string> text = reader_.String(*field);
+    if (!text) return;
+    std::optional<int64_t> parsed = ParseDecimalHundredths(*text, 13);
+    if (!parsed) {
+      reader_.Error(*field, fmt::format("expected an amount such as 5000 or 2500.50 (at most 13 digits before "
+                                        "the point and 2 after), got {}",
+                                        QuoteForMessage(*text)));
+      return;
+    }
+    *cents = *parsed;
+  }
+
+  EscalationStepConfig ReadEscalationStep(const YamlField& field) {
+    EscalationStepConfig step;
+    MapReader map(reader_, field);
+    if (std::optional<YamlField> kind = map.Required("kind")) {
+      if (std::optional<std::string> text = reader_.String(*kind)) {
+        if (*text == "reminder" || *text == "penalty_order" || *text == "fine_proposal" || *text == "referral") {
+          step.kind = std::move(*text);
+        } else {
+          reader_.Error(*kind, fmt::format("unknown escalation step {}; expected reminder, penalty_order, "
+                                           "fine_proposal or referral",
+                                           QuoteForMessage(*text)));
+        }
+      }
+    }
+    ReadDuration(map.Optional("after_deadline"), &step.after_deadline_seconds);
+    ReadAmount(map, "amount", &step.amount_cents);
+    ReadAmount(map, "cap", &step.cap_cents);
+    if (std::optional<YamlField> percent = map.Optional("cap_turnover_percent")) {
+      if (std::optional<std::string> text = reader_.String(*percent)) {
+        std::optional<int64_t> basis_points = ParseDecimalHundredths(*text, 3);
+        if (!basis_points || *basis_points > 10000) {
+          reader_.Error(*percent, fmt::format("expected a percentage from 0 to 100 with at most 2 decimals, "
+                                              "got {}",
+                                              QuoteForMessage(*text)));
+        } else {
+          step.cap_turnover_basis_points = static_cast<int>(*basis_points);
+        }
+      }
+    }
+    ReadDuration(map.Optional("period"), &step.period_seconds);
+    map.ReadString("currency", &step.currency);
+    map.ReadString("basis", &step.basis);
+    map.Finish();
+    return step;
+  }
+
+  LegalProfileConfig ReadLegalProfile(const YamlField& field) {
+    LegalProfileConfig profile;
+    MapReader map(reader_, field);
+    if (std::optional<YamlField> name = map.Required("name")) {
+      if (std::optional<std::string> text = reader_.String(*name); text && ValidProfileName(*name, *text)) {
+        if (!profile_names_.insert(*text).second) {
+          reader_.Error(*name, fmt::format("legal profile {} is configured twice; merge the two entries",
+                                           QuoteForMessage(*text)));
+        }
+        profile.name = std::move(*text);
+      }
+    }
+    if (std::optional<YamlField> base = map.Optional("base")) {
+      if (std::optional<std::string> text = reader_.String(*base); text && ValidProfileName(*base, *text)) {
+        profile.base = std::move(*text);
+      }
+    }
+    if (std::optional<YamlField> basis = map.Optional("legal_basis")) {
+      if (std::optional<std::string> text = reader_.String(*basis)) profile.legal_basis = std::move(*text);
+    }
+    ReadOptionalDuration(map, "removal_deadline", &profile.removal_deadline_seconds);
+    if (std::optional<YamlField> reminders = map.Optional("reminders")) {
+      std::vector<int64_t> offsets;
+      reader_.ForEach(*reminders, 16, [&](const YamlField& item) {
+        int64_t seconds = -1;
+        ReadDuration(item, &seconds);
+        if (seconds >= 0) offsets.push_back(seconds);
+      });
+      profile.reminder_seconds = std::move(offsets);
+    }
+    if (std::optional<YamlField> escalation = map.Optional("escalation")) {
+      std::vector<EscalationStepConfig> steps;
+      reader_.ForEach(*escalation, 16, [&](const YamlField& item) { steps.push_back(ReadEscalationStep(item)); });
+      profile.escalation = std::move(steps);
+    }
+    ReadOptionalDuration(map, "preservation_period", &profile.preservation_period_seconds);
+    ReadOptionalBool(map, "inform_content_provider", &profile.inform_content_provider);
+    ReadOptionalBool(map, "feedback_to_issuer", &profile.feedback_to_issuer);
+    ReadOptionalBool(map, "statement_of_reasons", &profile.statement_of_reasons);
+    if (map.Optional("review")) {
+      std::string review;
+      map.ReadChoice<std::string>("review",
+                                  {{"human_review", "human_review"},
+                                   {"review_perceptual", "review_perceptual"},
+                                   {"authority_decided", "authority_decided"}},
+                                  &review);
+      if (!review.empty()) profile.review = std::move(review);
+    }
+    ReadOptionalDuration(map, "recheck_interval", &profile.recheck_interval_seconds);
+    if (map.Optional("max_recheck_cycles")) {
+      int cycles = 0;
+      map.ReadInteger("max_recheck_cycles", 0, 1000, &cycles);
+      profile.max_recheck_cycles = cycles;
+    }
+    map.Finish();
+    return profile;
+  }
+
+  void ReadAuthority(const YamlField& field, AuthorityConfig& authority) {
+    MapReader map(reader_, field);
+    map.ReadString("name", &authority.name);
+    if (std::optional<YamlField> state = map.Optional("member_state")) {
+      if (std::optional<std::string> text = reader_.String(*state)) {
+        if (text->size() != 2 || !std::isupper(static_cast<unsigned char>((*text)[0])) ||
+            !std::isupper(static_cast<unsigned char>((*text)[1]))) {
+          reader_.Error(*state, fmt::format("expected a two-letter ISO 3166-1 code such as NL, got {}",
+                                            QuoteForMessage(*text)));
+        } else {
+          authority.member_state = std::move(*text);
+        }
+      }
+    }
+    map.ReadString("contact", &authority.contact);
+    map.ReadString("redress", &authority.redress);
+    map.Finish();
+  }
+
+  ProviderConfig ReadProvider(const YamlField& field) {
+    ProviderConfig provider;
+    MapReader map(reader_, field);
+    ReadRequiredString(map, "name", &provider.name);
+    if (std::optional<YamlField> hosts = map.Required("hosts")) {
+      if (std::optional<std::vector<std::string>> list = reader_.StringList(*hosts, 256)) {
+        if (list->empty()) reader_.Error(*hosts, "expected at least one host name");
+        for (std::string& host : *list) {
+          if (host.empty() || host.find_first_of("/:@ ") != std::string::npos) {
+            reader_.Error(*hosts, fmt::format("expected host names such as files.example.net, got {}",
+                                              QuoteForMessage(host)));
+          }
+          std::transform(host.begin(), host.end(), host.begin(),
+                         [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        }
+        provider.hosts = std::move(*list);
+      }
+    }
+    if (std::optional<YamlField> channel = map.Required("channel")) {
+      if (std::optional<std::string> name = reader_.String(*channel)) {
+        if (!channel_names_.contains(*name)) {
+          reader_.Error(*channel, fmt::format("no notice channel named {}; configure it under notices",
+                                              QuoteForMessage(*name)));
+        } else {
+          provider.channel = std::move(*name);
+        }
+      }
+    }
+    if (std::optional<YamlField> profile = map.Optional("profile")) {
+      if (std::optional<std::string> text = reader_.String(*profile); text && ValidProfileName(*profile, *text)) {
+        provider.profile = std::move(*text);
+      }
+    }
+    map.ReadString("contact_point", &provider.contact_point);
+    map.Finish();
+    return provider;
+  }
+
   void ReadRequiredString(MapReader& map, std::string_view key, std::string* out) {
     if (std::optional<YamlField> field = map.Required(key)) {
       if (std::optional<std::string> text = reader_.String(*field)) *out = std::move(*text);
@@ -494,6 +704,7 @@ class ConfigReader {
   std::map<std::string, int, std::less<>> channel_names_;
   std::map<std::string, ListKind, std::less<>> list_kinds_;
   std::map<std::string, std::string, std::less<>> filesystem_roots_;  // source id -> root
+  std::set<std::string, std::less<>> profile_names_;
 };
 
 // Records the position of the first event of a document.

@@ -44,4 +44,10 @@ struct HostPort {
 // "[ipv6]:port"; port 0..65535 (0 asks the OS to pick one).
 std::optional<HostPort> ParseHostPort(std::string_view text);
 
+// A non-negative decimal with at most two decimals ("5000", "2500.5",
+// "0.25") as hundredths (500000, 250050, 25): amounts in cents, percentages in
+// basis points. At most `max_integer_digits` digits before the point;
+// nullopt for anything else (signs, exponents, spaces, empty parts).
+std::optional<int64_t> ParseDecimalHundredths(std::string_view text, int max_integer_digits);
+
 }  // namespace takedown

@@ -300,6 +300,16 @@ grpc::Status ApiService::ExecuteRemovalOrder(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
+grpc::Status ApiService::RecheckCase(grpc::ServerContext* context, const v1::RecheckCaseRequest* request,
+                                     v1::RecheckCaseResponse* response) {
+  absl::StatusOr<CaseEngine::RecheckNowResult> result = daemon_.RecheckCase(request->id(), Actor(context));
+  if (!result.ok()) return ToGrpcStatus(result.status());
+  ToDetail(result->c, response->mutable_case_detail());
+  response->set_outcome(std::string(RecheckOutcomeName(result->check.outcome)));
+  response->set_reason(result->check.reason);
+  return grpc::Status::OK;
+}
+
 grpc::Status ApiService::RecordInability(grpc::ServerContext* context, const v1::RecordInabilityRequest* request,
                                          v1::RecordInabilityResponse* response) {
   absl::StatusOr<Case> c =

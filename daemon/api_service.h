@@ -46,6 +46,8 @@ class ApiService final : public v1::Takedown::Service {
                                   v1::SubmitRemovalOrderResponse* response) override;
   grpc::Status ExecuteRemovalOrder(grpc::ServerContext* context, const v1::ExecuteRemovalOrderRequest* request,
                                    v1::ExecuteRemovalOrderResponse* response) override;
+  grpc::Status RecheckCase(grpc::ServerContext* context, const v1::RecheckCaseRequest* request,
+                           v1::RecheckCaseResponse* response) override;
   grpc::Status RecordInability(grpc::ServerContext* context, const v1::RecordInabilityRequest* request,
                                v1::RecordInabilityResponse* response) override;
   grpc::Status ComplianceStats(grpc::ServerContext* context, const v1::ComplianceStatsRequest* request,

@@ -648,6 +648,35 @@ absl::StatusOr<Case> CaseEngine::RecordRemoval(const std::string& case_id, std::
   return c;
 }
 
+absl::StatusOr<CaseEngine::RecheckNowResult> CaseEngine::RecheckNow(const std::string& case_id,
+                                                                   const std::string& actor) {
+  RETURN_IF_ERROR(CheckActor(actor));
+  if (options_.checker == nullptr) {
+    return absl::FailedPreconditionError("no content checker is configured; cases cannot be re-checked");
+  }
+  ASSIGN_OR_RETURN(Case before, Load(case_id));
+  RETURN_IF_ERROR(ValidateTransition(before.state, CaseState::kRemoved));
+  ASSIGN_OR_RETURN(ContentCheck check, options_.checker->Recheck(before));
+  std::lock_guard lock(mu_);
+  ASSIGN_OR_RETURN(Case c, Load(case_id));
+  const absl::Time now = clock_.Now();
+  std::string_view removal = RemovalFor(check.outcome);
+  if (!removal.empty()) {
+    RETURN_IF_ERROR(ValidateTransition(c.state, CaseState::kRemoved));
+    RETURN_IF_ERROR(CatchUpLocked(c, now));
+    Effects fx(now);
+    RETURN_IF_ERROR(MarkRemoved(c, removal, now, actor, Clip("re-check: " + check.reason, kMaxReasonLength), fx));
+    RETURN_IF_ERROR(Commit(c, fx));
+    return RecheckNowResult{std::move(c), std::move(check)};
+  }
+  if (check.outcome == RecheckOutcome::kError) metrics_.CountError("recheck_error");
+  RETURN_IF_ERROR(audit_.Append(AuditEvent{actor, "case.recheck", case_id,
+                                           Json{{"outcome", RecheckOutcomeName(check.outcome)},
+                                                {"reason", check.reason},
+                                                {"state", StateName(c.state)}}}));
+  return RecheckNowResult{std::move(c), std::move(check)};
+}
+
 absl::StatusOr<Case> CaseEngine::RecordInability(const std::string& case_id, FeedbackOutcome::Reason reason,
                                                  const std::string& explanation, const std::string& actor) {
   RETURN_IF_ERROR(CheckActor(actor));

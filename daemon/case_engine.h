@@ -205,6 +205,19 @@ class CaseEngine final : public CaseAdmission {
   absl::StatusOr<Case> RecordInability(const std::string& case_id, FeedbackOutcome::Reason reason,
                                        const std::string& explanation, const std::string& actor);
 
+  // Re-checks the case's content now, outside the timer schedule (e.g. the
+  // host says it removed it): gone, access disabled or changed records the
+  // removal as a re-check timer would (time to removal, deadline outcome,
+  // feedback); still present or an inconclusive check changes nothing and is
+  // audited ("case.recheck"). FailedPrecondition without a content checker
+  // or for a case that cannot move to removed; the checker's error
+  // otherwise. The check runs without the case lock.
+  struct RecheckNowResult {
+    Case c;
+    ContentCheck check;
+  };
+  absl::StatusOr<RecheckNowResult> RecheckNow(const std::string& case_id, const std::string& actor);
+
   // Creates the case of one order location: detected -> confirmed (the order
   // is the authority's decision) -> notified, with the removal term from
   // spec.received_at to spec.deadline, its timers and the removal request to

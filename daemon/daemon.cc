@@ -6,6 +6,7 @@
 
 #include "common/status_macros.h"
 #include "daemon/api_service.h"
+#include "daemon/configured_profiles.h"
 #include "daemon/multi_body_digester.h"
 #include "daemon/notice_channels.h"
 #include "daemon/object_recheck.h"
@@ -152,9 +153,19 @@ absl::Status Daemon::Init() {
 absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_names) {
   CaseEngineOptions options;
   options.role = config_.daemon.role == Role::kAuthority ? EngineRole::kAuthority : EngineRole::kHostingProvider;
+  // Reported URLs follow the notice cycle unless the provider entry names a profile.
+  if (options.role == EngineRole::kAuthority) options.detection_profile = std::string(kAuthorityNoticeCycleProfile);
   options.channels = channel_names;
   options.feedback_channel = config_.cases.feedback_channel;
   options.auto_fine_on_proposal = config_.cases.auto_fine_on_proposal;
+  ASSIGN_OR_RETURN(options.profiles, ConfiguredProfiles(config_.legal_profiles));
+  options.authority.name = config_.authority.name;
+  options.authority.member_state = config_.authority.member_state;
+  options.authority.contact = config_.authority.contact;
+  options.authority.redress = config_.authority.redress;
+  for (const ProviderConfig& p : config_.providers) {
+    options.providers.push_back(ProviderEntry{p.name, p.hosts, p.channel, p.profile, p.contact_point});
+  }
   for (const HashListConfig& list : config_.lists) {
     if (list.auto_action) options.auto_action_lists.insert(list.name);
   }
@@ -680,6 +691,11 @@ absl::StatusOr<Case> Daemon::ExecuteRemovalOrder(const std::string& id, const st
         "this takedownd runs in the authority role; removal orders are executed in the hosting-provider role");
   }
   return intake_->Execute(id, actor);
+}
+
+absl::StatusOr<CaseEngine::RecheckNowResult> Daemon::RecheckCase(const std::string& id, const std::string& actor) {
+  if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
+  return engine_->RecheckNow(id, actor);
 }
 
 absl::StatusOr<Case> Daemon::RecordInability(const std::string& id, const std::string& reason,

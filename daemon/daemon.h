@@ -140,6 +140,8 @@ class Daemon {
   absl::StatusOr<OrderReceipt> SubmitRemovalOrder(std::string_view json, const std::string& actor);
   // Carries out orders.action on the order case's object (OrderIntake::Execute).
   absl::StatusOr<Case> ExecuteRemovalOrder(const std::string& id, const std::string& actor);
+  // CaseEngine::RecheckNow.
+  absl::StatusOr<CaseEngine::RecheckNowResult> RecheckCase(const std::string& id, const std::string& actor);
   // `reason`: force_majeure, manifest_error or missing_information
   // (CaseEngine::RecordInability).
   absl::StatusOr<Case> RecordInability(const std::string& id, const std::string& reason,

@@ -48,6 +48,8 @@ Commands:
                                      move a case (e.g. disputed, closed)
   cases removed CASE_ID [--kind removed|access_disabled] [--reason TEXT]
                                      the content was removed or access to it disabled now
+  cases recheck CASE_ID              re-check the case's content now; gone, access_disabled
+                                     or changed records the removal
   orders submit FILE                 submit a removal order (JSON); prints the cases
                                      opened and the deadline
   orders execute CASE_ID             carry out orders.action on the order's object now and
@@ -524,6 +526,23 @@ int CasesCommand(v1::Takedown::Stub& stub, const Options& o) {
     grpc::Status st = stub.TransitionCase(&ctx, req, &resp);
     if (!st.ok()) return Fail(st);
     return PrintCase(resp.case_detail(), o.json);
+  }
+  if (o.args.size() == 3 && o.args[1] == "recheck") {
+    grpc::ClientContext ctx;
+    v1::RecheckCaseRequest req;
+    req.set_id(o.args[2]);
+    v1::RecheckCaseResponse resp;
+    grpc::Status st = stub.RecheckCase(&ctx, req, &resp);
+    if (!st.ok()) return Fail(st);
+    if (o.json) {
+      nlohmann::json out = {{"outcome", resp.outcome()},
+                            {"reason", resp.reason()},
+                            {"state", resp.case_detail().summary().state()}};
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << fmt::format("{}: {}{}\n", o.args[2], resp.outcome(), resp.reason().empty() ? "" : " (" + resp.reason() + ")");
+    return PrintCase(resp.case_detail(), false);
   }
   if (o.args.size() == 3 && o.args[1] == "removed") {
     grpc::ClientContext ctx;

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <functional>
 #include <ostream>
+#include <regex>
 #include <set>
 #include <string>
 #include <vector>
@@ -890,7 +891,20 @@ TEST(Examples, FullListsEverySchemaKey) {
   }
   EXPECT_EQ(KeysOf(full["cases"]),
             without(SchemaKeys(daemon + "cases: {zzzzzz: 1}\n"), {"review_allowlist", "feedback_channel"}));
-  EXPECT_EQ(KeysOf(full["orders"]), without(SchemaKeys(daemon + "orders: {zzzzzz: 1}\n"), {"inbox"}));
+  EXPECT_EQ(KeysOf(full["orders"]),
+            without(SchemaKeys(daemon + "orders: {zzzzzz: 1}\n"), {"inbox", "quarantine_dir"}));
+  // Sections documented by commented examples: every key appears as "#... key:".
+  auto commented_keys = [&](const std::set<std::string>& keys) {
+    for (const std::string& k : keys) {
+      EXPECT_TRUE(std::regex_search(text, std::regex("#[ -]*" + k + ":\\s"))) << k;
+    }
+  };
+  commented_keys(SchemaKeys(daemon + "legal_profiles: [{name: a, zzzzzz: 1}]\n"));
+  commented_keys(SchemaKeys(daemon + "legal_profiles: [{name: a, escalation: [{kind: reminder, zzzzzz: 1}]}]\n"));
+  commented_keys(SchemaKeys(daemon + "providers: [{name: a, zzzzzz: 1}]\n"));
+  EXPECT_EQ(KeysOf(full["authority"]),
+            without(SchemaKeys(daemon + "authority: {zzzzzz: 1}\n"), {"name", "contact", "redress"}));
+  commented_keys({"name", "contact", "redress"});
   EXPECT_EQ(KeysOf(full["orders"]["locations"][0]),
             SchemaKeys("daemon: {data_dir: d}\nsources: [{id: s, type: filesystem, root: r}]\n"
                        "orders: {locations: [{url_prefix: 'http://h/', source: s, zzzzzz: 1}]}\n"));
@@ -923,15 +937,107 @@ TEST(OrdersConfig, ReadsInboxActionAndLocations) {
   absl::StatusOr<TakedownConfig> config = ParseConfig(
       "daemon: {data_dir: /d}\n"
       "sources: [{id: up, type: filesystem, root: /srv}]\n"
-      "orders: {inbox: orders-in, poll_interval: 5s, action: quarantine,\n"
+      "orders: {inbox: orders-in, poll_interval: 5s, action: quarantine, quarantine_dir: /var/q, execute: false,\n"
       "         locations: [{url_prefix: 'https://f.example/u/', source: up, key_prefix: 'u/'}]}\n",
       "t.yaml", "/etc/td");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->orders.inbox, "/etc/td/orders-in");
+  EXPECT_EQ(config->orders.quarantine_dir, "/var/q");
+  EXPECT_FALSE(config->orders.execute);
   EXPECT_EQ(config->orders.poll_interval_seconds, 5);
   EXPECT_EQ(config->orders.action, "quarantine");
   ASSERT_EQ(config->orders.locations.size(), 1u);
   EXPECT_EQ(config->orders.locations[0], (OrderLocationConfig{"https://f.example/u/", "up", "u/"}));
+}
+
+TEST(OrdersConfig, QuarantineOnAFilesystemSourceNeedsADirectoryOutsideItsRoot) {
+  const std::string head = "daemon: {data_dir: /d}\nsources: [{id: up, type: filesystem, root: /srv}]\n";
+  const std::string location = "locations: [{url_prefix: 'https://f/u/', source: up}]";
+  EXPECT_THAT(ErrorOf(head + "orders: {action: quarantine, " + location + "}\n"),
+              HasSubstr("action quarantine on filesystem source 'up' needs quarantine_dir"));
+  EXPECT_THAT(ErrorOf(head + "orders: {action: quarantine, quarantine_dir: /srv/q, " + location + "}\n"),
+              HasSubstr("quarantine_dir '/srv/q' lies inside the root of source 'up'"));
+  // Without a filesystem location, or with another action, none is needed.
+  EXPECT_TRUE(ParseConfig(head + "orders: {action: disable, " + location + "}\n", "t.yaml", "/").ok());
+  EXPECT_TRUE(ParseConfig(head + "orders: {action: quarantine, quarantine_dir: /srvq, " + location + "}\n",
+                          "t.yaml", "/")
+                  .ok());
+}
+
+TEST(LegalProfilesConfig, ReadsOverridesAndEscalationSteps) {
+  absl::StatusOr<TakedownConfig> config = ParseConfig(
+      "daemon: {data_dir: /d}\n"
+      "legal_profiles:\n"
+      "  - name: nl-csam-instruction\n"
+      "    removal_deadline: 1h\n"
+      "    reminders: [30m, 10m]\n"
+      "    escalation:\n"
+      "      - {kind: penalty_order, after_deadline: 24h, amount: '2500.50', cap: 100000, period: 24h,\n"
+      "         basis: dwangsom}\n"
+      "      - {kind: fine_proposal, after_deadline: 7d, cap_turnover_percent: '0.5'}\n"
+      "    review: authority_decided\n"
+      "    inform_content_provider: true\n"
+      "    max_recheck_cycles: 3\n"
+      "  - {name: nl-csam-fast, base: nl-csam-instruction, removal_deadline: 15m}\n",
+      "t.yaml", "/");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_EQ(config->legal_profiles.size(), 2u);
+  const LegalProfileConfig& p = config->legal_profiles[0];
+  EXPECT_EQ(p.name, "nl-csam-instruction");
+  EXPECT_EQ(p.removal_deadline_seconds, 3600);
+  EXPECT_EQ(p.reminder_seconds, (std::vector<int64_t>{1800, 600}));
+  ASSERT_TRUE(p.escalation.has_value());
+  ASSERT_EQ(p.escalation->size(), 2u);
+  EXPECT_EQ((*p.escalation)[0].amount_cents, 250050);
+  EXPECT_EQ((*p.escalation)[0].cap_cents, 10000000);
+  EXPECT_EQ((*p.escalation)[0].period_seconds, 86400);
+  EXPECT_EQ((*p.escalation)[0].basis, "dwangsom");
+  EXPECT_EQ((*p.escalation)[1].cap_turnover_basis_points, 50);
+  EXPECT_EQ((*p.escalation)[1].after_deadline_seconds, 7 * 86400);
+  EXPECT_EQ(p.review, "authority_decided");
+  EXPECT_EQ(p.inform_content_provider, true);
+  EXPECT_EQ(p.feedback_to_issuer, std::nullopt);
+  EXPECT_EQ(p.max_recheck_cycles, 3);
+  EXPECT_EQ(config->legal_profiles[1].base, "nl-csam-instruction");
+  EXPECT_EQ(config->legal_profiles[1].removal_deadline_seconds, 900);
+}
+
+TEST(LegalProfilesConfig, RefusesMalformedEntries) {
+  const std::string head = "daemon: {data_dir: /d}\n";
+  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a}, {name: a}]\n"), HasSubstr("configured twice"));
+  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: 'Bad Name'}]\n"), HasSubstr("expected a profile name"));
+  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, escalation: [{kind: jail}]}]\n"),
+              HasSubstr("unknown escalation step 'jail'"));
+  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, escalation: [{kind: fine_proposal, amount: '-5'}]}]\n"),
+              HasSubstr("expected an amount"));
+  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, escalation: [{kind: fine_proposal, amount: '1.005'}]}]\n"),
+              HasSubstr("expected an amount"));
+  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, removal_deadline: soon}]\n"),
+              HasSubstr("expected a duration"));
+  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, review: maybe}]\n"), HasSubstr("review"));
+}
+
+TEST(AuthorityConfig, ReadsIdentityAndProviderTable) {
+  absl::StatusOr<TakedownConfig> config = ParseConfig(
+      "daemon: {data_dir: /d, role: authority}\n"
+      "notices: {file_drop: {directory: /n}}\n"
+      "authority: {name: ATKM, member_state: NL, contact: meld@atkm.example, redress: Bezwaar}\n"
+      "providers: [{name: host-a, hosts: [Files.Example.NET, b.example], channel: file_drop,\n"
+      "             profile: nl-csam-instruction, contact_point: abuse@a.example}]\n",
+      "t.yaml", "/");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->authority, (AuthorityConfig{"ATKM", "NL", "meld@atkm.example", "Bezwaar"}));
+  ASSERT_EQ(config->providers.size(), 1u);
+  EXPECT_EQ(config->providers[0], (ProviderConfig{"host-a", {"files.example.net", "b.example"}, "file_drop",
+                                                  "nl-csam-instruction", "abuse@a.example"}));
+  const std::string head = "daemon: {data_dir: /d}\nnotices: {file_drop: {directory: /n}}\n";
+  EXPECT_THAT(ErrorOf(head + "providers: [{name: a, hosts: [x.example], channel: nope}]\n"),
+              HasSubstr("no notice channel named 'nope'"));
+  EXPECT_THAT(ErrorOf(head + "providers: [{name: a, hosts: ['http://x.example/'], channel: file_drop}]\n"),
+              HasSubstr("expected host names"));
+  EXPECT_THAT(ErrorOf(head + "providers: [{name: a, hosts: [], channel: file_drop}]\n"),
+              HasSubstr("at least one host"));
+  EXPECT_THAT(ErrorOf(head + "authority: {member_state: Netherlands}\n"), HasSubstr("two-letter ISO 3166-1"));
 }
 
 TEST(OrdersConfig, RefusesBadLocationsAndIntervals) {

@@ -93,6 +93,18 @@ TEST(FormatByteSize, UsesLargestExactUnit) {
   EXPECT_EQ(FormatByteSize(1023), "1023");
 }
 
+TEST(ParseDecimalHundredths, AcceptsUpToTwoDecimals) {
+  EXPECT_EQ(ParseDecimalHundredths("5000", 13), 500000);
+  EXPECT_EQ(ParseDecimalHundredths("2500.5", 13), 250050);
+  EXPECT_EQ(ParseDecimalHundredths("0.25", 3), 25);
+  EXPECT_EQ(ParseDecimalHundredths("100", 3), 10000);
+  for (const char* bad : {"", ".5", "5.", "1.005", "-1", "+1", "1e3", " 1", "1,5", "1000", "abc"}) {
+    EXPECT_EQ(ParseDecimalHundredths(bad, 3), std::nullopt) << bad;
+  }
+  EXPECT_EQ(ParseDecimalHundredths("9999999999999.99", 13), 999999999999999);
+  EXPECT_EQ(ParseDecimalHundredths("99999999999999", 13), std::nullopt);
+}
+
 TEST(ParseDurationSeconds, AcceptsSecondsAndUnits) {
   EXPECT_EQ(ParseDurationSeconds("0"), 0);
   EXPECT_EQ(ParseDurationSeconds("90"), 90);

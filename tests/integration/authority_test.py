@@ -1,0 +1,140 @@
+"""Integration test: takedownd in the authority role. A reported URL served by
+a loopback HTTP server matches a list; a reviewer confirms it; the notice goes
+to the hosting provider found in the provider table; the term (shortened by a
+legal_profiles entry in the config) runs out while the URL is still served, so
+the case is reminded; once the server answers 404 the re-check records the
+removal (an on-demand `cases recheck`: scheduled re-checks are at least a
+minute apart), and the compliance statistics count it for that provider, late.
+A profile term beyond what the config validation allows stops the start."""
+import json
+import os
+import unittest
+
+from sources_common import LoopbackServer, SourcesDaemon, wait_for, wait_sweep_end, write_list
+from takedown_harness import TempDir
+
+KNOWN = b"\xff\xd8\xff\xe0 bytes a hotline reported and the list carries " * 3
+OTHER = b"an ordinary page, on no list"
+
+
+def notices_for(notices_dir, case_id):
+    found = []
+    if not os.path.isdir(notices_dir):
+        return found
+    for name in sorted(os.listdir(notices_dir)):
+        if name.endswith(".json"):
+            with open(os.path.join(notices_dir, name)) as f:
+                notice = json.load(f)
+            if notice.get("case_id") == case_id:
+                found.append(notice)
+    return found
+
+
+class AuthorityRole(unittest.TestCase):
+    def setUp(self):
+        self.server = LoopbackServer()
+
+    def tearDown(self):
+        self.server.close()
+
+    def test_reported_url_notified_to_its_provider_reminded_then_removed(self):
+        self.server.objects["/u/known.jpg"] = KNOWN
+        self.server.objects["/u/plain.html"] = OTHER
+        url = self.server.url("/u/known.jpg")
+        with TempDir() as tmp:
+            list_file = os.path.join(tmp, "reported.txt")
+            with open(list_file, "w") as f:
+                f.write(url + "\n" + self.server.url("/u/plain.html") + "\n")
+            lists = write_list(os.path.join(tmp, "list.csv"), [KNOWN])
+            sources = f"""  - id: urls
+    type: url_list
+    file: {list_file}
+    allow_private_addresses: true
+    max_requests_per_second_per_host: 1000
+"""
+            d = SourcesDaemon(tmp, sources, lists)
+            with open(d.config_path) as f:
+                config = f.read()
+            config = config.replace("daemon:\n", "daemon:\n  role: authority\n", 1)
+            config += """legal_profiles:
+  - name: authority-notice-cycle
+    removal_deadline: 3s
+    recheck_interval: 1m
+    max_recheck_cycles: 60
+    escalation:
+      - kind: reminder
+        after_deadline: 0s
+        basis: not removed within the test term
+      - kind: referral
+        after_deadline: 1h
+authority:
+  name: Test Authority
+  member_state: NL
+  contact: meldpunt@authority.example
+  redress: Bezwaar binnen zes weken.
+providers:
+  - name: loopback-hosting
+    hosts: [127.0.0.1]
+    channel: file_drop
+    contact_point: abuse@loopback.example
+"""
+            with open(d.config_path, "w") as f:
+                f.write(config)
+            d.start()
+            try:
+                d.ctl("sweep", "start", "urls")
+                self.assertEqual(wait_sweep_end(d, "urls")["state"], "completed")
+                cases = d.ctl_json("cases", "ls")
+                self.assertEqual([(c["key"], c["state"]) for c in cases], [(url, "in_review")])
+                case_id = cases[0]["id"]
+
+                confirmed = json.loads(d.ctl("--json", "cases", "confirm", case_id, "--reason", "seen in the "
+                                             "list entry's metadata").stdout)
+                self.assertEqual(confirmed["state"], "notified")
+                terms = confirmed["terms"]
+                self.assertEqual(terms["profile"], "authority-notice-cycle")
+                self.assertEqual(terms["provider"], "loopback-hosting")
+
+                # The notice reaches the provider's channel, from the configured authority.
+                notified = wait_for(lambda: [n for n in notices_for(d.notices, case_id)
+                                             if n["kind"] not in ("case.detected",)], 15,
+                                    "the notice to the provider")
+                text = json.dumps(notified)
+                self.assertIn("Test Authority", text)
+                self.assertIn(url, text)
+
+                # Still served after the 3 s term: reminded, with its notice.
+                wait_for(lambda: d.ctl_json("cases", "show", case_id)["state"] == "reminded", 20,
+                         "the case to be reminded after its term")
+                wait_for(lambda: any(n["kind"] == "case.escalation.reminder"
+                                     for n in notices_for(d.notices, case_id)), 15, "the reminder notice")
+
+                # Re-checked while still served: nothing changes.
+                still = d.ctl_json("cases", "recheck", case_id)
+                self.assertEqual((still["outcome"], still["state"]), ("still_present", "reminded"))
+                # The host takes it down: the re-check records the removal.
+                self.server.missing.add("/u/known.jpg")
+                gone = d.ctl_json("cases", "recheck", case_id)
+                self.assertEqual((gone["outcome"], gone["state"]), ("gone", "removed"), gone)
+                removed = d.ctl_json("cases", "show", case_id)
+                self.assertEqual(removed["terms"]["removal"], "gone")
+                stats = d.ctl_json("stats", "compliance")
+                self.assertEqual([(p["provider"], p["cases"], p["removed"], p["removed_on_time"])
+                                  for p in stats], [("loopback-hosting", 1, 1, 0)])
+                self.assertGreaterEqual(stats[0]["median_seconds_to_removal"], 3)
+            finally:
+                self.assertEqual(d.stop(), 0, d.read_log())
+
+            # A legal profile the law does not allow stops the start with a clear error.
+            with open(d.config_path) as f:
+                config = f.read()
+            with open(d.config_path, "w") as f:
+                f.write(config.replace("recheck_interval: 1m", "recheck_interval: 5s"))
+            with self.assertRaises(AssertionError) as refused:
+                d.start()
+            self.assertIn("legal_profiles[0] (authority-notice-cycle)", str(refused.exception))
+            self.assertIn("recheck_interval", str(refused.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
