@@ -205,6 +205,13 @@ struct CasesConfig {
   // Notice channel for feedback to issuing authorities; empty: the first
   // configured channel.
   std::string feedback_channel;
+  // Hosting provider: the document to the affected customer after a removal
+  // (TCO Art. 11, DSA Art. 17; notices/content_provider_notice.h). Empty
+  // channel: none is made.
+  std::string content_provider_channel;
+  std::string provider_name;       // required with the channel
+  std::string complaint_contact;   // required with the channel: e-mail or https URL
+  bool online_platform = false;    // DSA Art. 20/21 apply
 
   bool operator==(const CasesConfig&) const = default;
 };

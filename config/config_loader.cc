@@ -356,6 +356,23 @@ class ConfigReader {
         }
       }
     }
+    if (std::optional<YamlField> content_provider = map.Optional("content_provider")) {
+      MapReader cp(reader_, *content_provider);
+      if (std::optional<YamlField> channel = cp.Required("channel")) {
+        if (std::optional<std::string> name = reader_.String(*channel)) {
+          if (!channel_names_.contains(*name)) {
+            reader_.Error(*channel, fmt::format("no notice channel named {}; configure it under notices",
+                                                QuoteForMessage(*name)));
+          } else {
+            cases.content_provider_channel = std::move(*name);
+          }
+        }
+      }
+      ReadRequiredString(cp, "provider_name", &cases.provider_name);
+      ReadRequiredString(cp, "complaint_contact", &cases.complaint_contact);
+      ReadBool(cp, "online_platform", &cases.online_platform);
+      cp.Finish();
+    }
     map.Finish();
   }
 

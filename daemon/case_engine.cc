@@ -457,7 +457,39 @@ absl::Status CaseEngine::MarkRemoved(Case& c, std::string_view removal, absl::Ti
     fx.Put(Cf::kOutbox, notice.id, DumpJson(OutboxRecordToJson(NewOutboxRecord(notice, fx.now))));
     ++fx.notices;
   }
+  if (profile != nullptr && !options_.content_provider_channel.empty() &&
+      options_.role == EngineRole::kHostingProvider) {
+    QueueContentProviderNotice(c, *profile, fx);
+  }
   return absl::OkStatus();
+}
+
+void CaseEngine::QueueContentProviderNotice(const Case& c, const LegalProfile& profile, Effects& fx) {
+  ContentProviderNoticeOptions options = options_.content_provider;
+  options.now = fx.now;
+  absl::StatusOr<ContentProviderNotice> built = BuildContentProviderNotice(c, profile, options);
+  // The removal stands whatever happens to this document: a failure is
+  // audited and counted, never a reason to undo the removal.
+  if (!built.ok()) {
+    fx.events.push_back(AuditEvent{"engine", "content_provider.error", c.id,
+                                   Json{{"error", std::string(built.status().message())}}});
+    fx.after.push_back([this] { metrics_.CountError("content_provider_notice"); });
+    return;
+  }
+  if (!built->send) {
+    if (!built->withheld_reason.empty()) {
+      fx.events.push_back(AuditEvent{"engine", "content_provider.withheld", c.id,
+                                     Json{{"reason", built->withheld_reason},
+                                          {"until", built->withheld_until == absl::InfinitePast()
+                                                        ? Json(nullptr)
+                                                        : Json(TimeToJson(built->withheld_until))}}});
+    }
+    return;
+  }
+  Notice notice = MakeDocumentNotice(c.id, built->kind, options_.content_provider_channel, Seq(c, 0), fx.now,
+                                     std::move(built->payload));
+  fx.Put(Cf::kOutbox, notice.id, DumpJson(OutboxRecordToJson(NewOutboxRecord(notice, fx.now))));
+  ++fx.notices;
 }
 
 absl::Status CaseEngine::RouteDetected(Case& c, const std::string& actor, Effects& fx) {

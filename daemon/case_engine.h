@@ -51,6 +51,7 @@
 #include "daemon/daemon_metrics.h"
 #include "daemon/store.h"
 #include "notices/case.h"
+#include "notices/content_provider_notice.h"
 #include "notices/legal_profile.h"
 #include "notices/removal_order.h"
 #include "notices/timer.h"
@@ -105,6 +106,13 @@ struct CaseEngineOptions {
   std::vector<std::string> channels;
   // Channel for feedback to issuing authorities; empty: channels[0].
   std::string feedback_channel;
+  // Hosting provider: the channel that takes the document to the affected
+  // customer after a removal (notices/content_provider_notice.h: TCO Art. 11
+  // information, DSA Art. 17 statement of reasons, ATKM instruction
+  // information, as the case's profile asks); empty: none is made. The
+  // options' `now` is set per removal.
+  std::string content_provider_channel;
+  ContentProviderNoticeOptions content_provider;
   // A confirmed case is notified at once (its removal term starts).
   bool notify_on_confirm = true;
   // A fine_proposal step moves an escalated case to `fined` by itself.
@@ -260,6 +268,8 @@ class CaseEngine final : public CaseAdmission {
   absl::Status EnterNotified(Case& c, Effects& fx);
   absl::Status MarkRemoved(Case& c, std::string_view removal, absl::Time at, const std::string& actor,
                            const std::string& reason, Effects& fx);
+  // The document to the affected customer after a removal, if the profile asks for one.
+  void QueueContentProviderNotice(const Case& c, const LegalProfile& profile, Effects& fx);
   absl::Status RouteDetected(Case& c, const std::string& actor, Effects& fx);
   absl::Status HandleTimer(Case& c, const Timer& t, const std::optional<ContentCheck>& check, Effects& fx,
                            nlohmann::json& details);

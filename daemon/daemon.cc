@@ -159,6 +159,10 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   options.feedback_channel = config_.cases.feedback_channel;
   options.auto_fine_on_proposal = config_.cases.auto_fine_on_proposal;
   ASSIGN_OR_RETURN(options.profiles, ConfiguredProfiles(config_.legal_profiles));
+  options.content_provider_channel = config_.cases.content_provider_channel;
+  options.content_provider.provider_name = config_.cases.provider_name;
+  options.content_provider.complaint_contact = config_.cases.complaint_contact;
+  options.content_provider.online_platform = config_.cases.online_platform;
   options.authority.name = config_.authority.name;
   options.authority.member_state = config_.authority.member_state;
   options.authority.contact = config_.authority.contact;

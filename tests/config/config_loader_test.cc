@@ -890,7 +890,8 @@ TEST(Examples, FullListsEverySchemaKey) {
     EXPECT_NE(text.find("# " + k + ": "), std::string::npos) << k;
   }
   EXPECT_EQ(KeysOf(full["cases"]),
-            without(SchemaKeys(daemon + "cases: {zzzzzz: 1}\n"), {"review_allowlist", "feedback_channel"}));
+            without(SchemaKeys(daemon + "cases: {zzzzzz: 1}\n"),
+                    {"review_allowlist", "feedback_channel", "content_provider"}));
   EXPECT_EQ(KeysOf(full["orders"]),
             without(SchemaKeys(daemon + "orders: {zzzzzz: 1}\n"), {"inbox", "quarantine_dir"}));
   // Sections documented by commented examples: every key appears as "#... key:".
@@ -902,6 +903,7 @@ TEST(Examples, FullListsEverySchemaKey) {
   commented_keys(SchemaKeys(daemon + "legal_profiles: [{name: a, zzzzzz: 1}]\n"));
   commented_keys(SchemaKeys(daemon + "legal_profiles: [{name: a, escalation: [{kind: reminder, zzzzzz: 1}]}]\n"));
   commented_keys(SchemaKeys(daemon + "providers: [{name: a, zzzzzz: 1}]\n"));
+  commented_keys(SchemaKeys(daemon + "cases: {content_provider: {zzzzzz: 1}}\n"));
   EXPECT_EQ(KeysOf(full["authority"]),
             without(SchemaKeys(daemon + "authority: {zzzzzz: 1}\n"), {"name", "contact", "redress"}));
   commented_keys({"name", "contact", "redress"});
@@ -923,6 +925,25 @@ TEST(CasesConfig, ReadsReviewAllowlistAndFeedbackChannel) {
   EXPECT_EQ(config->cases.feedback_channel, "file_drop");
   EXPECT_FALSE(config->lists[0].auto_action);
   EXPECT_TRUE(config->lists[1].auto_action);
+}
+
+TEST(CasesConfig, ReadsTheContentProviderDocumentSettings) {
+  absl::StatusOr<TakedownConfig> config = ParseConfig(
+      "daemon: {data_dir: /d}\n"
+      "notices: {file_drop: {directory: /n}}\n"
+      "cases: {content_provider: {channel: file_drop, provider_name: Example Hosting B.V.,\n"
+      "                           complaint_contact: 'https://h.example/complaints', online_platform: true}}\n",
+      "t.yaml", "/");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->cases.content_provider_channel, "file_drop");
+  EXPECT_EQ(config->cases.provider_name, "Example Hosting B.V.");
+  EXPECT_EQ(config->cases.complaint_contact, "https://h.example/complaints");
+  EXPECT_TRUE(config->cases.online_platform);
+  const std::string head = "daemon: {data_dir: /d}\nnotices: {file_drop: {directory: /n}}\n";
+  EXPECT_THAT(ErrorOf(head + "cases: {content_provider: {channel: nope, provider_name: p, complaint_contact: c}}\n"),
+              HasSubstr("no notice channel named 'nope'"));
+  EXPECT_THAT(ErrorOf(head + "cases: {content_provider: {channel: file_drop, complaint_contact: c}}\n"),
+              HasSubstr("provider_name"));
 }
 
 TEST(CasesConfig, RefusesReviewAllowlistThatIsNotAnAllowlist) {

@@ -152,7 +152,12 @@ class OrdersExecutedByTheDaemon(unittest.TestCase):
             storage = os.path.join(tmp, "storage")
             quarantine = os.path.join(tmp, "quarantine")
             write_file(os.path.join(storage, "u", "first.jpg"), OTHER + b"1")
-            extra = f"""orders:
+            extra = f"""cases:
+  content_provider:
+    channel: file_drop
+    provider_name: Example Hosting B.V.
+    complaint_contact: https://hosting.example/complaints
+orders:
   action: quarantine
   quarantine_dir: {quarantine}
   locations:
@@ -180,6 +185,9 @@ class OrdersExecutedByTheDaemon(unittest.TestCase):
                 self.assertEqual(shown["terms"]["removal"], "access_disabled")
                 wait_for(lambda: "removal_order.feedback" in notice_kinds(d.notices, first_case), 15,
                          "the feedback to the issuing authority")
+                # The customer is told (TCO Art. 11: the order is not secret).
+                wait_for(lambda: "content_provider.tco_information" in notice_kinds(d.notices, first_case), 15,
+                         "the information to the content provider")
 
                 # A URL whose object is missing: the action fails, the case
                 # stays notified with its timers running.
