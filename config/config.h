@@ -209,9 +209,9 @@ struct CasesConfig {
   // (TCO Art. 11, DSA Art. 17; notices/content_provider_notice.h). Empty
   // channel: none is made.
   std::string content_provider_channel;
-  std::string provider_name;       // required with the channel
-  std::string complaint_contact;   // required with the channel: e-mail or https URL
-  bool online_platform = false;    // DSA Art. 20/21 apply
+  std::string provider_name;      // required with the channel
+  std::string complaint_contact;  // required with the channel: e-mail or https URL
+  bool online_platform = false;   // DSA Art. 20/21 apply
 
   bool operator==(const CasesConfig&) const = default;
 };
@@ -302,6 +302,21 @@ struct ProviderConfig {
   bool operator==(const ProviderConfig&) const = default;
 };
 
+// Authority role: RDAP lookup of the abuse contact for hosts the provider
+// table does not list (daemon/rdap_provider_resolver.h; docs/rdap.md).
+struct RdapConfig {
+  std::string base_url;  // REQUIRED; https, or http to a loopback host
+  std::string channel;   // REQUIRED; notice channel for the providers found
+  std::string profile;   // legal profile of their cases; empty: the default
+  int64_t timeout_seconds = 15;
+  int64_t cache_ttl_seconds = 3600;
+  bool allow_private_addresses = false;
+  bool allow_insecure_http = false;
+  std::string ca_file;
+
+  bool operator==(const RdapConfig&) const = default;
+};
+
 struct TakedownConfig {
   // The file the config was loaded from (absolute), or "<string>" when it
   // was parsed from memory.
@@ -317,6 +332,7 @@ struct TakedownConfig {
   std::vector<LegalProfileConfig> legal_profiles;
   AuthorityConfig authority;
   std::vector<ProviderConfig> providers;
+  std::optional<RdapConfig> rdap;
 
   bool operator==(const TakedownConfig&) const = default;
 };

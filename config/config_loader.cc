@@ -101,8 +101,9 @@ class ConfigReader {
       ReadOrders(*field, config.orders);
     }
     if (std::optional<YamlField> field = top.Optional("legal_profiles")) {
-      reader_.ForEach(*field, kMaxLegalProfiles,
-                      [&](const YamlField& item) { config.legal_profiles.push_back(ReadLegalProfile(item)); });
+      reader_.ForEach(*field, kMaxLegalProfiles, [&](const YamlField& item) {
+        config.legal_profiles.push_back(ReadLegalProfile(item));
+      });
     }
     if (std::optional<YamlField> field = top.Optional("authority")) {
       ReadAuthority(*field, config.authority);
@@ -110,6 +111,9 @@ class ConfigReader {
     if (std::optional<YamlField> field = top.Optional("providers")) {
       reader_.ForEach(*field, kMaxProviders,
                       [&](const YamlField& item) { config.providers.push_back(ReadProvider(item)); });
+    }
+    if (std::optional<YamlField> field = top.Optional("rdap")) {
+      config.rdap = ReadRdap(*field);
     }
     top.Finish();
   }
@@ -428,17 +432,19 @@ class ConfigReader {
         if (orders.action != "quarantine") continue;
         for (const OrderLocationConfig& location : orders.locations) {
           if (location.source == id) {
-            reader_.Error(field, fmt::format("action quarantine on filesystem source {} needs quarantine_dir, a "
-                                             "directory outside every source root",
-                                             QuoteForMessage(id)));
+            reader_.Error(field,
+                          fmt::format("action quarantine on filesystem source {} needs quarantine_dir, a "
+                                      "directory outside every source root",
+                                      QuoteForMessage(id)));
             break;
           }
         }
       } else if (orders.quarantine_dir == root || orders.quarantine_dir.starts_with(root + "/")) {
-        reader_.Error(*quarantine_field,
-                      fmt::format("quarantine_dir {} lies inside the root of source {}; quarantined files would "
-                                  "be swept again. Choose a directory outside it",
-                                  QuoteForMessage(orders.quarantine_dir), QuoteForMessage(id)));
+        reader_.Error(
+            *quarantine_field,
+            fmt::format("quarantine_dir {} lies inside the root of source {}; quarantined files would "
+                        "be swept again. Choose a directory outside it",
+                        QuoteForMessage(orders.quarantine_dir), QuoteForMessage(id)));
       }
     }
     map.Finish();
@@ -449,8 +455,9 @@ class ConfigReader {
     const bool ok = !name.empty() && name.size() <= 64 &&
                     name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-") == std::string::npos;
     if (!ok) {
-      reader_.Error(field, fmt::format("expected a profile name of 1 to 64 characters a-z, 0-9 and '-', got {}",
-                                       QuoteForMessage(name)));
+      reader_.Error(field,
+                    fmt::format("expected a profile name of 1 to 64 characters a-z, 0-9 and '-', got {}",
+                                QuoteForMessage(name)));
     }
     return ok;
   }
@@ -479,9 +486,10 @@ class ConfigReader {
     if (!text) return;
     std::optional<int64_t> parsed = ParseDecimalHundredths(*text, 13);
     if (!parsed) {
-      reader_.Error(*field, fmt::format("expected an amount such as 5000 or 2500.50 (at most 13 digits before "
-                                        "the point and 2 after), got {}",
-                                        QuoteForMessage(*text)));
+      reader_.Error(*field,
+                    fmt::format("expected an amount such as 5000 or 2500.50 (at most 13 digits before "
+                                "the point and 2 after), got {}",
+                                QuoteForMessage(*text)));
       return;
     }
     *cents = *parsed;
@@ -492,7 +500,8 @@ class ConfigReader {
     MapReader map(reader_, field);
     if (std::optional<YamlField> kind = map.Required("kind")) {
       if (std::optional<std::string> text = reader_.String(*kind)) {
-        if (*text == "reminder" || *text == "penalty_order" || *text == "fine_proposal" || *text == "referral") {
+        if (*text == "reminder" || *text == "penalty_order" || *text == "fine_proposal" ||
+            *text == "referral") {
           step.kind = std::move(*text);
         } else {
           reader_.Error(*kind, fmt::format("unknown escalation step {}; expected reminder, penalty_order, "
@@ -555,7 +564,8 @@ class ConfigReader {
     }
     if (std::optional<YamlField> escalation = map.Optional("escalation")) {
       std::vector<EscalationStepConfig> steps;
-      reader_.ForEach(*escalation, 16, [&](const YamlField& item) { steps.push_back(ReadEscalationStep(item)); });
+      reader_.ForEach(*escalation, 16,
+                      [&](const YamlField& item) { steps.push_back(ReadEscalationStep(item)); });
       profile.escalation = std::move(steps);
     }
     ReadOptionalDuration(map, "preservation_period", &profile.preservation_period_seconds);
@@ -629,13 +639,59 @@ class ConfigReader {
       }
     }
     if (std::optional<YamlField> profile = map.Optional("profile")) {
-      if (std::optional<std::string> text = reader_.String(*profile); text && ValidProfileName(*profile, *text)) {
+      if (std::optional<std::string> text = reader_.String(*profile);
+          text && ValidProfileName(*profile, *text)) {
         provider.profile = std::move(*text);
       }
     }
     map.ReadString("contact_point", &provider.contact_point);
     map.Finish();
     return provider;
+  }
+
+  RdapConfig ReadRdap(const YamlField& field) {
+    RdapConfig rdap;
+    MapReader map(reader_, field);
+    if (std::optional<YamlField> url = map.Required("base_url")) {
+      if (std::optional<std::string> text = reader_.String(*url)) {
+        if (!text->starts_with("https://") && !text->starts_with("http://")) {
+          reader_.Error(*url, fmt::format("expected an http(s) URL, got {}", QuoteForMessage(*text)));
+        } else {
+          rdap.base_url = std::move(*text);
+        }
+      }
+    }
+    if (std::optional<YamlField> channel = map.Required("channel")) {
+      if (std::optional<std::string> name = reader_.String(*channel)) {
+        if (!channel_names_.contains(*name)) {
+          reader_.Error(*channel, fmt::format("no notice channel named {}; configure it under notices",
+                                              QuoteForMessage(*name)));
+        } else {
+          rdap.channel = std::move(*name);
+        }
+      }
+    }
+    if (std::optional<YamlField> profile = map.Optional("profile")) {
+      if (std::optional<std::string> text = reader_.String(*profile);
+          text && ValidProfileName(*profile, *text)) {
+        rdap.profile = std::move(*text);
+      }
+    }
+    if (std::optional<YamlField> timeout = map.Optional("timeout")) {
+      int64_t seconds = rdap.timeout_seconds;
+      ReadDuration(timeout, &seconds);
+      if (seconds < 1 || seconds > 300) {
+        reader_.Error(*timeout, fmt::format("expected a duration from 1s to 5m, got {}s", seconds));
+      } else {
+        rdap.timeout_seconds = seconds;
+      }
+    }
+    ReadDuration(map.Optional("cache_ttl"), &rdap.cache_ttl_seconds);
+    ReadBool(map, "allow_private_addresses", &rdap.allow_private_addresses);
+    ReadBool(map, "allow_insecure_http", &rdap.allow_insecure_http);
+    ReadPath(map.Optional("ca_file"), &rdap.ca_file);
+    map.Finish();
+    return rdap;
   }
 
   void ReadRequiredString(MapReader& map, std::string_view key, std::string* out) {

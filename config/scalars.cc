@@ -181,7 +181,8 @@ std::optional<HostPort> ParseHostPort(std::string_view text) {
 std::optional<int64_t> ParseDecimalHundredths(std::string_view text, int max_integer_digits) {
   const size_t point = text.find('.');
   const std::string_view whole = text.substr(0, point);
-  const std::string_view fraction = point == std::string_view::npos ? std::string_view() : text.substr(point + 1);
+  const std::string_view fraction =
+      point == std::string_view::npos ? std::string_view() : text.substr(point + 1);
   auto all_digits = [](std::string_view part) {
     return std::all_of(part.begin(), part.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
@@ -195,7 +196,8 @@ std::optional<int64_t> ParseDecimalHundredths(std::string_view text, int max_int
   int64_t value = 0;
   for (char c : whole) value = value * 10 + (c - '0');
   int64_t hundredths = 0;
-  if (!fraction.empty()) hundredths = (fraction[0] - '0') * 10 + (fraction.size() > 1 ? fraction[1] - '0' : 0);
+  if (!fraction.empty())
+    hundredths = (fraction[0] - '0') * 10 + (fraction.size() > 1 ? fraction[1] - '0' : 0);
   return value * 100 + hundredths;
 }
 

@@ -59,8 +59,8 @@ struct ParentDir {
 
 // Opens the directories of `components` below `base_fd` one by one, never
 // following a symlink; with `create`, missing ones are made (0700).
-absl::StatusOr<UniqueFd> WalkDirectories(int base_fd, const std::vector<std::string>& components, size_t count,
-                                         bool create, std::string_view where) {
+absl::StatusOr<UniqueFd> WalkDirectories(int base_fd, const std::vector<std::string>& components,
+                                         size_t count, bool create, std::string_view where) {
   UniqueFd dir(openat(base_fd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) return ErrnoStatus(errno, where);
   for (size_t i = 0; i < count; ++i) {
@@ -81,7 +81,8 @@ absl::StatusOr<UniqueFd> WalkDirectories(int base_fd, const std::vector<std::str
 absl::StatusOr<ParentDir> OpenSourceParent(const FilesystemSource& source, const std::string& key) {
   UniqueFd root(open(source.root().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   const std::string where = fmt::format("{}: {}", source.id(), key);
-  if (!root.valid()) return ErrnoStatus(errno, fmt::format("{}: cannot open the root {}", where, source.root()));
+  if (!root.valid())
+    return ErrnoStatus(errno, fmt::format("{}: cannot open the root {}", where, source.root()));
   std::vector<std::string> components = Components(key);
   ParentDir parent;
   ASSIGN_OR_RETURN(parent.fd, WalkDirectories(root.get(), components, components.size() - 1, false, where));
@@ -89,15 +90,17 @@ absl::StatusOr<ParentDir> OpenSourceParent(const FilesystemSource& source, const
   return parent;
 }
 
-absl::Status CopyThenUnlink(int src_dir, const std::string& src_name, int dst_dir, const std::string& dst_name,
-                            std::string_view where) {
+absl::Status CopyThenUnlink(int src_dir, const std::string& src_name, int dst_dir,
+                            const std::string& dst_name, std::string_view where) {
   UniqueFd in(openat(src_dir, src_name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!in.valid()) return ErrnoStatus(errno, fmt::format("{}: cannot open for the copy", where));
   struct stat st;
   if (fstat(in.get(), &st) != 0) return ErrnoStatus(errno, where);
-  if (!S_ISREG(st.st_mode)) return absl::FailedPreconditionError(fmt::format("{}: no longer a regular file", where));
+  if (!S_ISREG(st.st_mode))
+    return absl::FailedPreconditionError(fmt::format("{}: no longer a regular file", where));
   const std::string tmp_name = "." + dst_name + ".partial";
-  UniqueFd out(openat(dst_dir, tmp_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0400));
+  UniqueFd out(
+      openat(dst_dir, tmp_name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0400));
   if (!out.valid()) return ErrnoStatus(errno, fmt::format("{}: cannot create the quarantine copy", where));
   std::vector<char> buffer(1 << 20);
   while (true) {
@@ -116,11 +119,13 @@ absl::Status CopyThenUnlink(int src_dir, const std::string& src_name, int dst_di
       done += w;
     }
   }
-  if (fsync(out.get()) != 0) return ErrnoStatus(errno, fmt::format("{}: fsync of the quarantine copy", where));
+  if (fsync(out.get()) != 0)
+    return ErrnoStatus(errno, fmt::format("{}: fsync of the quarantine copy", where));
   if (renameat(dst_dir, tmp_name.c_str(), dst_dir, dst_name.c_str()) != 0)
     return ErrnoStatus(errno, fmt::format("{}: naming the quarantine copy", where));
   if (unlinkat(src_dir, src_name.c_str(), 0) != 0 && errno != ENOENT)
-    return ErrnoStatus(errno, fmt::format("{}: the copy is quarantined but the original cannot be removed", where));
+    return ErrnoStatus(errno,
+                       fmt::format("{}: the copy is quarantined but the original cannot be removed", where));
   return absl::OkStatus();
 }
 
@@ -144,7 +149,8 @@ absl::Status DisableSourceFileAccess(FilesystemSource& source, std::string_view 
   struct stat st;
   if (fstatat(parent.fd.get(), parent.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
     return ErrnoStatus(errno, where);
-  if (!S_ISREG(st.st_mode)) return absl::FailedPreconditionError(fmt::format("{}: no longer a regular file", where));
+  if (!S_ISREG(st.st_mode))
+    return absl::FailedPreconditionError(fmt::format("{}: no longer a regular file", where));
   if ((st.st_mode & 07777) == 0) return absl::OkStatus();
   // AT_SYMLINK_NOFOLLOW: a name swapped for a symlink fails (EOPNOTSUPP)
   // instead of changing the link's target.
@@ -159,23 +165,23 @@ absl::StatusOr<std::string> QuarantineSourceFile(FilesystemSource& source, std::
   const std::string dir(quarantine_dir);
   if (dir.empty() || dir.front() != '/') {
     return absl::InvalidArgumentError(fmt::format(
-        "source {}: the quarantine directory '{}' must be an absolute path (orders.quarantine_dir)", source.id(),
-        dir));
+        "source {}: the quarantine directory '{}' must be an absolute path (orders.quarantine_dir)",
+        source.id(), dir));
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
-    return absl::PermissionDeniedError(
-        fmt::format("source {}: cannot create the quarantine directory {}: {}", source.id(), dir, ec.message()));
+    return absl::PermissionDeniedError(fmt::format("source {}: cannot create the quarantine directory {}: {}",
+                                                   source.id(), dir, ec.message()));
   }
   const fs::path real_dir = fs::canonical(dir, ec);
   if (ec) return absl::InternalError(fmt::format("quarantine directory {}: {}", dir, ec.message()));
   const std::string root_prefix = source.root() == "/" ? "/" : source.root() + "/";
   if (real_dir.string() == source.root() || real_dir.string().rfind(root_prefix, 0) == 0) {
-    return absl::InvalidArgumentError(
-        fmt::format("source {}: the quarantine directory {} lies inside the source root {}; quarantined files "
-                    "would be swept again. Choose a directory outside it (orders.quarantine_dir)",
-                    source.id(), real_dir.string(), source.root()));
+    return absl::InvalidArgumentError(fmt::format(
+        "source {}: the quarantine directory {} lies inside the source root {}; quarantined files "
+        "would be swept again. Choose a directory outside it (orders.quarantine_dir)",
+        source.id(), real_dir.string(), source.root()));
   }
 
   std::vector<std::string> dst_components = Components(source.id());
@@ -192,7 +198,8 @@ absl::StatusOr<std::string> QuarantineSourceFile(FilesystemSource& source, std::
     absl::StatusOr<UniqueFd> dst_dir =
         WalkDirectories(base.get(), dst_components, dst_components.size() - 1, false, where);
     struct stat st;
-    if (dst_dir.ok() && fstatat(dst_dir->get(), dst_components.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+    if (dst_dir.ok() &&
+        fstatat(dst_dir->get(), dst_components.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
         S_ISREG(st.st_mode)) {
       return dst_path;
     }
@@ -212,8 +219,8 @@ absl::StatusOr<std::string> QuarantineSourceFile(FilesystemSource& source, std::
     if (fstatat(dst_dir.get(), dst_name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) break;
     if (suffix > kMaxQuarantineSuffix) {
       return absl::ResourceExhaustedError(
-          fmt::format("{}: {} earlier quarantined files of this key; clean up {}", where, kMaxQuarantineSuffix,
-                      dst_path));
+          fmt::format("{}: {} earlier quarantined files of this key; clean up {}", where,
+                      kMaxQuarantineSuffix, dst_path));
     }
     dst_name = fmt::format("{}.{}", dst_components.back(), suffix);
     final_path = fmt::format("{}.{}", dst_path, suffix);
@@ -223,7 +230,8 @@ absl::StatusOr<std::string> QuarantineSourceFile(FilesystemSource& source, std::
     RETURN_IF_ERROR(CopyThenUnlink(parent.fd.get(), parent.name, dst_dir.get(), dst_name, where));
   }
   if (fchmodat(dst_dir.get(), dst_name.c_str(), 0400, AT_SYMLINK_NOFOLLOW) != 0)
-    return ErrnoStatus(errno, fmt::format("{}: quarantined as {} but cannot set its mode", where, final_path));
+    return ErrnoStatus(errno,
+                       fmt::format("{}: quarantined as {} but cannot set its mode", where, final_path));
   return final_path;
 }
 

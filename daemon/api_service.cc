@@ -310,7 +310,8 @@ grpc::Status ApiService::RecheckCase(grpc::ServerContext* context, const v1::Rec
   return grpc::Status::OK;
 }
 
-grpc::Status ApiService::RecordInability(grpc::ServerContext* context, const v1::RecordInabilityRequest* request,
+grpc::Status ApiService::RecordInability(grpc::ServerContext* context,
+                                         const v1::RecordInabilityRequest* request,
                                          v1::RecordInabilityResponse* response) {
   absl::StatusOr<Case> c =
       daemon_.RecordInability(request->id(), request->reason(), request->explanation(), Actor(context));

@@ -44,7 +44,8 @@ class ApiService final : public v1::Takedown::Service {
                              v1::RecordRemovalResponse* response) override;
   grpc::Status SubmitRemovalOrder(grpc::ServerContext* context, const v1::SubmitRemovalOrderRequest* request,
                                   v1::SubmitRemovalOrderResponse* response) override;
-  grpc::Status ExecuteRemovalOrder(grpc::ServerContext* context, const v1::ExecuteRemovalOrderRequest* request,
+  grpc::Status ExecuteRemovalOrder(grpc::ServerContext* context,
+                                   const v1::ExecuteRemovalOrderRequest* request,
                                    v1::ExecuteRemovalOrderResponse* response) override;
   grpc::Status RecheckCase(grpc::ServerContext* context, const v1::RecheckCaseRequest* request,
                            v1::RecheckCaseResponse* response) override;

@@ -195,6 +195,7 @@ absl::StatusOr<std::unique_ptr<CaseEngine>> CaseEngine::Create(Store& store, Aud
   if (options.fire_chunk == 0) options.fire_chunk = 1;
   std::unique_ptr<CaseEngine> engine(new CaseEngine(store, audit, clock, metrics, std::move(options)));
   engine->profiles_ = std::move(profiles);
+  RETURN_IF_ERROR(engine->LoadDiscoveredProviders());
   return engine;
 }
 
@@ -243,7 +244,89 @@ const ProviderEntry* CaseEngine::ProviderFor(const Case& c) const {
       }
     }
   }
-  return best;
+  if (best != nullptr) return best;
+  std::lock_guard lock(discovered_mu_);
+  for (const ProviderEntry& p : discovered_) {
+    if (!p.hosts.empty() && p.hosts.front() == parsed->host) return &p;
+  }
+  return nullptr;
+}
+
+namespace {
+
+constexpr std::string_view kDiscoveredProviderPrefix = "provider/";
+
+Json ProviderToJson(const ProviderEntry& p) {
+  return Json{{"name", p.name},
+              {"hosts", p.hosts},
+              {"channel", p.channel},
+              {"profile", p.profile},
+              {"contact_point", p.contact_point}};
+}
+
+}  // namespace
+
+absl::Status CaseEngine::LoadDiscoveredProviders() {
+  absl::Status decode;
+  RETURN_IF_ERROR(
+      store_.Scan(Cf::kMeta, kDiscoveredProviderPrefix, [&](std::string_view key, std::string_view value) {
+        try {
+          const Json j = Json::parse(value);
+          ProviderEntry p;
+          p.name = j.at("name").get<std::string>();
+          p.hosts = j.at("hosts").get<std::vector<std::string>>();
+          p.channel = j.at("channel").get<std::string>();
+          p.profile = j.at("profile").get<std::string>();
+          p.contact_point = j.at("contact_point").get<std::string>();
+          if (p.hosts.empty()) throw std::runtime_error("no host");
+          discovered_.push_back(std::move(p));
+        } catch (const std::exception& e) {
+          decode = absl::DataLossError(
+              fmt::format("stored provider '{}' is unreadable ({}); delete that meta key or "
+                          "restore the store",
+                          std::string(key), e.what()));
+          return false;
+        }
+        return true;
+      }));
+  return decode;
+}
+
+absl::Status CaseEngine::DiscoverProvider(const Case& c) {
+  const std::string& url = c.terms.location.empty() ? c.object.key : c.terms.location;
+  absl::StatusOr<HttpUrl> parsed = ParseHttpUrl(url);
+  if (!parsed.ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "case {}: '{}' is not a URL whose hosting provider can be looked up", c.id, Clip(url, 200)));
+  }
+  const std::string host = parsed->host;
+  absl::StatusOr<ProviderEntry> found = options_.provider_resolver->Resolve(host);
+  if (!found.ok()) {
+    return absl::FailedPreconditionError(fmt::format(
+        "case {}: no hosting provider in the provider table serves '{}', and the lookup found none: {}; add "
+        "its host to the provider table",
+        c.id, host, std::string(found.status().message())));
+  }
+  ProviderEntry entry = *std::move(found);
+  entry.hosts = {host};
+  if (entry.name.empty() || entry.channel.empty()) {
+    return absl::InternalError(fmt::format("the provider lookup for '{}' gave no name or channel", host));
+  }
+  if (!entry.profile.empty() && FindProfile(entry.profile) == nullptr) {
+    return absl::FailedPreconditionError(
+        fmt::format("the provider found for '{}' names legal profile '{}', which is not configured", host,
+                    entry.profile));
+  }
+  Store::Batch batch;
+  const Json json = ProviderToJson(entry);
+  batch.Put(Cf::kMeta, std::string(kDiscoveredProviderPrefix) + host, json.dump());
+  RETURN_IF_ERROR(audit_.Commit(std::move(batch), {AuditEvent{"engine", "provider.discovered", c.id, json}}));
+  std::lock_guard lock(discovered_mu_);
+  for (const ProviderEntry& p : discovered_) {
+    if (p.hosts.front() == host) return absl::OkStatus();  // found by a concurrent confirm
+  }
+  discovered_.push_back(std::move(entry));
+  return absl::OkStatus();
 }
 
 std::vector<std::string> CaseEngine::RecipientChannels(const Case& c) const {
@@ -570,6 +653,15 @@ absl::StatusOr<Case> CaseEngine::Transition(const std::string& case_id, CaseStat
 absl::StatusOr<Case> CaseEngine::Confirm(const std::string& case_id, const std::string& actor,
                                          const std::string& reason) {
   RETURN_IF_ERROR(CheckActor(actor));
+  if (options_.role == EngineRole::kAuthority && options_.provider_resolver != nullptr &&
+      options_.notify_on_confirm) {
+    // The lookup is network I/O: before the case lock.
+    ASSIGN_OR_RETURN(Case before, Load(case_id));
+    if (before.state != CaseState::kConfirmed && ProviderFor(before) == nullptr) {
+      RETURN_IF_ERROR(ValidateTransition(before.state, CaseState::kConfirmed));
+      RETURN_IF_ERROR(DiscoverProvider(before));
+    }
+  }
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Case c, Load(case_id));
   RETURN_IF_ERROR(ValidateTransition(c.state, CaseState::kConfirmed));
@@ -681,7 +773,7 @@ absl::StatusOr<Case> CaseEngine::RecordRemoval(const std::string& case_id, std::
 }
 
 absl::StatusOr<CaseEngine::RecheckNowResult> CaseEngine::RecheckNow(const std::string& case_id,
-                                                                   const std::string& actor) {
+                                                                    const std::string& actor) {
   RETURN_IF_ERROR(CheckActor(actor));
   if (options_.checker == nullptr) {
     return absl::FailedPreconditionError("no content checker is configured; cases cannot be re-checked");
@@ -697,7 +789,8 @@ absl::StatusOr<CaseEngine::RecheckNowResult> CaseEngine::RecheckNow(const std::s
     RETURN_IF_ERROR(ValidateTransition(c.state, CaseState::kRemoved));
     RETURN_IF_ERROR(CatchUpLocked(c, now));
     Effects fx(now);
-    RETURN_IF_ERROR(MarkRemoved(c, removal, now, actor, Clip("re-check: " + check.reason, kMaxReasonLength), fx));
+    RETURN_IF_ERROR(
+        MarkRemoved(c, removal, now, actor, Clip("re-check: " + check.reason, kMaxReasonLength), fx));
     RETURN_IF_ERROR(Commit(c, fx));
     return RecheckNowResult{std::move(c), std::move(check)};
   }

@@ -31,6 +31,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -49,6 +50,7 @@
 #include "daemon/case_admission.h"
 #include "daemon/content_checker.h"
 #include "daemon/daemon_metrics.h"
+#include "daemon/provider_resolver.h"
 #include "daemon/store.h"
 #include "notices/case.h"
 #include "notices/content_provider_notice.h"
@@ -77,17 +79,6 @@ struct AuthorityIdentity {
   std::string member_state;  // ISO 3166-1 alpha-2
   std::string contact;
   std::string redress;  // how the provider can object or appeal
-};
-
-// Authority role: one hosting provider of the provider table.
-struct ProviderEntry {
-  std::string name;  // e.g. "example-hosting"
-  // Host names it serves; a URL's host matches an entry equal to it or a
-  // subdomain of it ("example.net" matches "cdn.example.net").
-  std::vector<std::string> hosts;
-  std::string channel;        // the notice channel that reaches the provider
-  std::string profile;        // legal profile of its cases; empty: CaseEngineOptions::detection_profile
-  std::string contact_point;  // shown in notices
 };
 
 struct CaseEngineOptions {
@@ -125,6 +116,9 @@ struct CaseEngineOptions {
   // Authority role.
   AuthorityIdentity authority;
   std::vector<ProviderEntry> providers;
+  // Borrowed, may be null: asked for hosts the table does not list, once per
+  // host; its answers are kept in the store (meta "provider/<host>").
+  ProviderResolver* provider_resolver = nullptr;
   // Borrowed, may be null: no re-checks (re-check timers are recorded as
   // skipped) / rejections feed no allowlist.
   ContentChecker* checker = nullptr;
@@ -287,6 +281,10 @@ class CaseEngine final : public CaseAdmission {
   const LegalProfile* FindProfile(std::string_view name) const;
   absl::StatusOr<const LegalProfile*> ProfileOf(const Case& c) const;
   const ProviderEntry* ProviderFor(const Case& c) const;
+  // Authority role: asks the provider resolver for the provider of the
+  // case's host and keeps the answer (store and discovered_). Runs without mu_.
+  absl::Status DiscoverProvider(const Case& c);
+  absl::Status LoadDiscoveredProviders();
   std::vector<std::string> RecipientChannels(const Case& c) const;
 
   // Take mu_ themselves (FireStored), or run outside it (content checks,
@@ -307,6 +305,12 @@ class CaseEngine final : public CaseAdmission {
 
   std::mutex mu_;       // read-modify-write of cases
   std::mutex fire_mu_;  // one FireDue at a time
+
+  // Authority role: providers options_.provider_resolver found, one per
+  // host. Entries never move or change once added (ProviderFor hands out
+  // pointers).
+  mutable std::mutex discovered_mu_;
+  std::deque<ProviderEntry> discovered_;  // guarded by discovered_mu_
 
   std::mutex loop_mu_;
   std::condition_variable loop_wake_;

@@ -32,7 +32,8 @@ absl::StatusOr<LegalProfileOverrides> ToOverrides(const LegalProfileConfig& entr
       o.escalation->push_back(std::move(step));
     }
   }
-  if (entry.preservation_period_seconds) o.preservation_period = absl::Seconds(*entry.preservation_period_seconds);
+  if (entry.preservation_period_seconds)
+    o.preservation_period = absl::Seconds(*entry.preservation_period_seconds);
   o.inform_content_provider_by_default = entry.inform_content_provider;
   o.feedback_to_issuer = entry.feedback_to_issuer;
   o.statement_of_reasons = entry.statement_of_reasons;
@@ -65,9 +66,10 @@ absl::StatusOr<std::vector<LegalProfile>> ConfiguredProfiles(const std::vector<L
     if (!overrides.ok()) return fail(overrides.status());
     const bool is_builtin = builtin(entry.name) != builtin_end();
     if (entry.base.empty() && !is_builtin) {
-      return fail(absl::InvalidArgumentError(
-          "not a built-in profile; to add a profile, give `base:` (one of tco-removal-order, nl-csam-instruction, "
-          "provider-voluntary, authority-notice-cycle)"));
+      return fail(
+          absl::InvalidArgumentError("not a built-in profile; to add a profile, give `base:` (one of "
+                                     "tco-removal-order, nl-csam-instruction, "
+                                     "provider-voluntary, authority-notice-cycle)"));
     }
     if (!entry.base.empty() && is_builtin) {
       return fail(absl::InvalidArgumentError(

@@ -11,6 +11,7 @@
 #include "daemon/notice_channels.h"
 #include "daemon/object_recheck.h"
 #include "daemon/object_record.h"
+#include "daemon/rdap_provider_resolver.h"
 #include "daemon/source_content_checker.h"
 #include "daemon/source_factory.h"
 #include "fmt/format.h"
@@ -154,7 +155,8 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   CaseEngineOptions options;
   options.role = config_.daemon.role == Role::kAuthority ? EngineRole::kAuthority : EngineRole::kHostingProvider;
   // Reported URLs follow the notice cycle unless the provider entry names a profile.
-  if (options.role == EngineRole::kAuthority) options.detection_profile = std::string(kAuthorityNoticeCycleProfile);
+  if (options.role == EngineRole::kAuthority)
+    options.detection_profile = std::string(kAuthorityNoticeCycleProfile);
   options.channels = channel_names;
   options.feedback_channel = config_.cases.feedback_channel;
   options.auto_fine_on_proposal = config_.cases.auto_fine_on_proposal;
@@ -169,6 +171,28 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   options.authority.redress = config_.authority.redress;
   for (const ProviderConfig& p : config_.providers) {
     options.providers.push_back(ProviderEntry{p.name, p.hosts, p.channel, p.profile, p.contact_point});
+  }
+  if (config_.rdap) {
+    if (config_.daemon.role != Role::kAuthority) {
+      return absl::InvalidArgumentError(
+          "rdap: the RDAP lookup finds providers to notify in the authority role; remove the rdap section or "
+          "set "
+          "daemon.role: authority");
+    }
+    RdapClientOptions rdap;
+    rdap.base_url = config_.rdap->base_url;
+    rdap.total_timeout = std::chrono::seconds(config_.rdap->timeout_seconds);
+    rdap.connect_timeout = std::min(rdap.connect_timeout, rdap.total_timeout);
+    rdap.cache_ttl = absl::Seconds(config_.rdap->cache_ttl_seconds);
+    rdap.allow_private_addresses = config_.rdap->allow_private_addresses;
+    rdap.allow_insecure_http = config_.rdap->allow_insecure_http;
+    rdap.ca_file = config_.rdap->ca_file;
+    rdap.clock = &clock_;
+    absl::StatusOr<std::unique_ptr<RdapClient>> client = RdapClient::Create(std::move(rdap));
+    if (!client.ok()) return Annotate(client.status(), "rdap");
+    provider_resolver_ = std::make_unique<RdapProviderResolver>(
+        *std::move(client), RdapProviderResolverOptions{config_.rdap->channel, config_.rdap->profile});
+    options.provider_resolver = provider_resolver_.get();
   }
   for (const HashListConfig& list : config_.lists) {
     if (list.auto_action) options.auto_action_lists.insert(list.name);
@@ -323,6 +347,7 @@ void Daemon::Shutdown() {
     action_.reset();
     resolver_.reset();
     engine_.reset();
+    provider_resolver_.reset();
     checker_.reset();
     allowlist_.reset();
     sources_.clear();
@@ -692,12 +717,14 @@ absl::StatusOr<Case> Daemon::ExecuteRemovalOrder(const std::string& id, const st
   if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
   if (!intake_) {
     return absl::FailedPreconditionError(
-        "this takedownd runs in the authority role; removal orders are executed in the hosting-provider role");
+        "this takedownd runs in the authority role; removal orders are executed in the hosting-provider "
+        "role");
   }
   return intake_->Execute(id, actor);
 }
 
-absl::StatusOr<CaseEngine::RecheckNowResult> Daemon::RecheckCase(const std::string& id, const std::string& actor) {
+absl::StatusOr<CaseEngine::RecheckNowResult> Daemon::RecheckCase(const std::string& id,
+                                                                 const std::string& actor) {
   if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
   return engine_->RecheckNow(id, actor);
 }

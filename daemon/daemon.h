@@ -44,6 +44,7 @@
 #include "daemon/order_intake.h"
 #include "daemon/outbox_dispatcher.h"
 #include "daemon/prefix_location_resolver.h"
+#include "daemon/provider_resolver.h"
 #include "daemon/source_content_action.h"
 #include "daemon/store.h"
 #include "daemon/sweep_runner.h"
@@ -202,7 +203,8 @@ class Daemon {
   std::unique_ptr<ContentChecker> checker_;
   std::unique_ptr<CaseEngine> engine_;
   std::unique_ptr<PrefixLocationResolver> resolver_;
-  std::unique_ptr<SourceContentAction> action_;  // hosting-provider role only
+  std::unique_ptr<SourceContentAction> action_;          // hosting-provider role only
+  std::unique_ptr<ProviderResolver> provider_resolver_;  // authority role with rdap only
   std::unique_ptr<OrderIntake> intake_;  // hosting-provider role only
   std::unique_ptr<InboxScanner> inbox_;  // with orders.inbox only
 

@@ -78,8 +78,8 @@ absl::Status SourceContentAction::Execute(const ContentTarget& target, ContentAc
         target.source_id, ContentActionKindName(kind)));
   }
   if (done.ok()) return done;
-  return absl::Status(done.code(), fmt::format("{} {} on source {}: {}", ContentActionKindName(kind), target.key,
-                                               target.source_id, std::string(done.message())));
+  return absl::Status(done.code(), fmt::format("{} {} on source {}: {}", ContentActionKindName(kind),
+                                               target.key, target.source_id, std::string(done.message())));
 }
 
 }  // namespace takedown

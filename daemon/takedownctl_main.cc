@@ -541,7 +541,8 @@ int CasesCommand(v1::Takedown::Stub& stub, const Options& o) {
       std::cout << out.dump(2) << "\n";
       return 0;
     }
-    std::cout << fmt::format("{}: {}{}\n", o.args[2], resp.outcome(), resp.reason().empty() ? "" : " (" + resp.reason() + ")");
+    std::cout << fmt::format("{}: {}{}\n", o.args[2], resp.outcome(),
+                             resp.reason().empty() ? "" : " (" + resp.reason() + ")");
     return PrintCase(resp.case_detail(), false);
   }
   if (o.args.size() == 3 && o.args[1] == "removed") {

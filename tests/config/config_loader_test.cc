@@ -317,16 +317,20 @@ INSTANTIATE_TEST_SUITE_P(
                       kDaemonKeys},
         ErrorCase{"UnknownTopLevelKey", "daemon: {data_dir: d}\nsourcs: []\n",
                   "t.yaml:2:1: sourcs: unknown key; expected one of daemon, "
-                  "limits, sources, lists, matcher, notices, cases, orders (did you mean 'sources'?)"},
-        ErrorCase{"UnknownListKind", "daemon: {data_dir: d}\nlists:\n  - {name: a, path: p, kind: denylist}\n",
+                  "limits, sources, lists, matcher, notices, cases, orders, legal_profiles, authority, "
+                  "providers, rdap (did you mean 'sources'?)"},
+        ErrorCase{"UnknownListKind",
+                  "daemon: {data_dir: d}\nlists:\n  - {name: a, path: p, kind: denylist}\n",
                   "t.yaml:3:30: lists[0].kind: expected one of blocklist, allowlist, got 'denylist'"},
-        ErrorCase{"PdqThresholdOutOfRange", "daemon: {data_dir: d}\nlists:\n  - {name: a, path: p, pdq_threshold: 300}\n",
+        ErrorCase{"PdqThresholdOutOfRange",
+                  "daemon: {data_dir: d}\nlists:\n  - {name: a, path: p, pdq_threshold: 300}\n",
                   "t.yaml:3:39: lists[0].pdq_threshold: expected an integer 0..256, got '300'"},
         ErrorCase{"UnknownPdqMode", "daemon: {data_dir: d}\nmatcher: {pdq: slow}\n",
                   "t.yaml:2:16: matcher.pdq: expected one of off, exact, fast, got 'slow'"},
         ErrorCase{"UnknownKeyWithStrangeCharacters", "daemon: {data_dir: d}\n\"a b\\x01\": 1\n",
                   "t.yaml:2:1: 'a b\\x01': unknown key; expected one of daemon, "
-                  "limits, sources, lists, matcher, notices, cases, orders"},
+                  "limits, sources, lists, matcher, notices, cases, orders, legal_profiles, authority, "
+                  "providers, rdap"},
         ErrorCase{"IntegerNotANumber", "daemon:\n  data_dir: d\n  workers: many\n",
                   "t.yaml:3:12: daemon.workers: expected an integer 0..256, got "
                   "'many'"},
@@ -371,15 +375,17 @@ INSTANTIATE_TEST_SUITE_P(
                   "t.yaml:3:16: daemon.grpc_listen: expected host:port with a "
                   "port 0..65535 (e.g. 127.0.0.1:9464 or [::1]:9464), got "
                   "'host:70000'"},
-        ErrorCase{"DurationSyntax",
-                  "daemon: {data_dir: d}\nsources: [{id: a, type: filesystem, root: r, rescan_interval: 1w}]\n",
-                  "t.yaml:2:63: sources[0].rescan_interval: expected a duration such as 0, 90s, 15m, 24h or "
-                  "7d, got '1w'"},
-        ErrorCase{"WatchIsFilesystemOnly",
-                  "daemon: {data_dir: d}\nsources: [{id: a, type: url_list, file: f, watch: true}]\n",
-                  "t.yaml:2:44: sources[0].watch: unknown key; expected one of id, type, rescan_interval, file, "
-                  "allow_private_addresses, max_body_bytes, max_redirects, max_concurrent_per_host, "
-                  "max_requests_per_second_per_host, verify_tls, ca_file"},
+        ErrorCase{
+            "DurationSyntax",
+            "daemon: {data_dir: d}\nsources: [{id: a, type: filesystem, root: r, rescan_interval: 1w}]\n",
+            "t.yaml:2:63: sources[0].rescan_interval: expected a duration such as 0, 90s, 15m, 24h or "
+            "7d, got '1w'"},
+        ErrorCase{
+            "WatchIsFilesystemOnly",
+            "daemon: {data_dir: d}\nsources: [{id: a, type: url_list, file: f, watch: true}]\n",
+            "t.yaml:2:44: sources[0].watch: unknown key; expected one of id, type, rescan_interval, file, "
+            "allow_private_addresses, max_body_bytes, max_redirects, max_concurrent_per_host, "
+            "max_requests_per_second_per_host, verify_tls, ca_file"},
         ErrorCase{"ArchiveDepthAboveRange", "daemon: {data_dir: d}\nlimits: {archive_max_depth: 33}\n",
                   "t.yaml:2:29: limits.archive_max_depth: expected an integer 0..32, got '33'"},
         ErrorCase{"ByteSizeSyntax", "daemon: {data_dir: d}\nlimits:\n  max_object_bytes: lots\n",
@@ -561,10 +567,11 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"NoticesUnknownChannel", "daemon: {data_dir: d}\nnotices:\n  fax: {}\n",
                   "t.yaml:3:3: notices.fax: unknown key; expected one of "
                   "file_drop, webhooks, smtp"},
-        ErrorCase{"ChannelNamesAreUnique",
-                  "daemon: {data_dir: d}\nnotices:\n  file_drop: {directory: n}\n"
-                  "  webhooks:\n  - {name: file_drop, url: 'https://h/x', secret_file: s}\n",
-                  "t.yaml:5:12: notices.webhooks[0].name: duplicate channel name 'file_drop' (first at line 3)"},
+        ErrorCase{
+            "ChannelNamesAreUnique",
+            "daemon: {data_dir: d}\nnotices:\n  file_drop: {directory: n}\n"
+            "  webhooks:\n  - {name: file_drop, url: 'https://h/x', secret_file: s}\n",
+            "t.yaml:5:12: notices.webhooks[0].name: duplicate channel name 'file_drop' (first at line 3)"},
         ErrorCase{"SmtpNeedsRecipientsAndKnownLanguages",
                   "daemon: {data_dir: d}\nnotices:\n  smtp:\n"
                   "  - {name: m, url: 'smtp://h', from: a@b.nl, to: [], languages: [de]}\n",
@@ -853,7 +860,6 @@ std::set<std::string> KeysOf(const YAML::Node& map) {
 TEST(Examples, FullListsEverySchemaKey) {
   const YAML::Node full = YAML::LoadFile((kExamples / "full.yaml").string());
   const std::string daemon = "daemon: {data_dir: d}\n";
-  EXPECT_EQ(KeysOf(full), SchemaKeys(daemon + "zzzzzz: 1\n"));
   EXPECT_EQ(KeysOf(full["daemon"]), SchemaKeys("daemon: {data_dir: d, zzzzzz: 1}\n"));
   EXPECT_EQ(KeysOf(full["limits"]), SchemaKeys(daemon + "limits: {zzzzzz: 1}\n"));
   EXPECT_EQ(KeysOf(full["sources"][0]), SchemaKeys(daemon + "sources: [{id: a, type: filesystem, root: r, "
@@ -864,6 +870,7 @@ TEST(Examples, FullListsEverySchemaKey) {
     for (const std::string& k : commented) keys.erase(k);
     return keys;
   };
+  EXPECT_EQ(KeysOf(full), without(SchemaKeys(daemon + "zzzzzz: 1\n"), {"rdap"}));  // commented out
   const std::set<std::string> s3_commented = {"prefix", "access_key_env", "secret_key_env",
                                               "session_token_env", "ca_file", "quarantine_bucket"};
   for (const std::string& k : s3_commented) EXPECT_NE(text.find("# " + k + ": "), std::string::npos) << k;
@@ -889,9 +896,8 @@ TEST(Examples, FullListsEverySchemaKey) {
   for (const std::string k : {"review_allowlist", "feedback_channel", "inbox"}) {
     EXPECT_NE(text.find("# " + k + ": "), std::string::npos) << k;
   }
-  EXPECT_EQ(KeysOf(full["cases"]),
-            without(SchemaKeys(daemon + "cases: {zzzzzz: 1}\n"),
-                    {"review_allowlist", "feedback_channel", "content_provider"}));
+  EXPECT_EQ(KeysOf(full["cases"]), without(SchemaKeys(daemon + "cases: {zzzzzz: 1}\n"),
+                                           {"review_allowlist", "feedback_channel", "content_provider"}));
   EXPECT_EQ(KeysOf(full["orders"]),
             without(SchemaKeys(daemon + "orders: {zzzzzz: 1}\n"), {"inbox", "quarantine_dir"}));
   // Sections documented by commented examples: every key appears as "#... key:".
@@ -901,9 +907,12 @@ TEST(Examples, FullListsEverySchemaKey) {
     }
   };
   commented_keys(SchemaKeys(daemon + "legal_profiles: [{name: a, zzzzzz: 1}]\n"));
-  commented_keys(SchemaKeys(daemon + "legal_profiles: [{name: a, escalation: [{kind: reminder, zzzzzz: 1}]}]\n"));
+  commented_keys(
+      SchemaKeys(daemon + "legal_profiles: [{name: a, escalation: [{kind: reminder, zzzzzz: 1}]}]\n"));
   commented_keys(SchemaKeys(daemon + "providers: [{name: a, zzzzzz: 1}]\n"));
   commented_keys(SchemaKeys(daemon + "cases: {content_provider: {zzzzzz: 1}}\n"));
+  commented_keys(SchemaKeys(daemon + "rdap: {zzzzzz: 1}\n"));
+  EXPECT_NE(text.find("# rdap:"), std::string::npos);
   EXPECT_EQ(KeysOf(full["authority"]),
             without(SchemaKeys(daemon + "authority: {zzzzzz: 1}\n"), {"name", "contact", "redress"}));
   commented_keys({"name", "contact", "redress"});
@@ -932,7 +941,8 @@ TEST(CasesConfig, ReadsTheContentProviderDocumentSettings) {
       "daemon: {data_dir: /d}\n"
       "notices: {file_drop: {directory: /n}}\n"
       "cases: {content_provider: {channel: file_drop, provider_name: Example Hosting B.V.,\n"
-      "                           complaint_contact: 'https://h.example/complaints', online_platform: true}}\n",
+      "                           complaint_contact: 'https://h.example/complaints', online_platform: "
+      "true}}\n",
       "t.yaml", "/");
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->cases.content_provider_channel, "file_drop");
@@ -940,8 +950,9 @@ TEST(CasesConfig, ReadsTheContentProviderDocumentSettings) {
   EXPECT_EQ(config->cases.complaint_contact, "https://h.example/complaints");
   EXPECT_TRUE(config->cases.online_platform);
   const std::string head = "daemon: {data_dir: /d}\nnotices: {file_drop: {directory: /n}}\n";
-  EXPECT_THAT(ErrorOf(head + "cases: {content_provider: {channel: nope, provider_name: p, complaint_contact: c}}\n"),
-              HasSubstr("no notice channel named 'nope'"));
+  EXPECT_THAT(
+      ErrorOf(head + "cases: {content_provider: {channel: nope, provider_name: p, complaint_contact: c}}\n"),
+      HasSubstr("no notice channel named 'nope'"));
   EXPECT_THAT(ErrorOf(head + "cases: {content_provider: {channel: file_drop, complaint_contact: c}}\n"),
               HasSubstr("provider_name"));
 }
@@ -958,7 +969,8 @@ TEST(OrdersConfig, ReadsInboxActionAndLocations) {
   absl::StatusOr<TakedownConfig> config = ParseConfig(
       "daemon: {data_dir: /d}\n"
       "sources: [{id: up, type: filesystem, root: /srv}]\n"
-      "orders: {inbox: orders-in, poll_interval: 5s, action: quarantine, quarantine_dir: /var/q, execute: false,\n"
+      "orders: {inbox: orders-in, poll_interval: 5s, action: quarantine, quarantine_dir: /var/q, execute: "
+      "false,\n"
       "         locations: [{url_prefix: 'https://f.example/u/', source: up, key_prefix: 'u/'}]}\n",
       "t.yaml", "/etc/td");
   ASSERT_TRUE(config.ok()) << config.status();
@@ -1029,10 +1041,12 @@ TEST(LegalProfilesConfig, RefusesMalformedEntries) {
   EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: 'Bad Name'}]\n"), HasSubstr("expected a profile name"));
   EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, escalation: [{kind: jail}]}]\n"),
               HasSubstr("unknown escalation step 'jail'"));
-  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, escalation: [{kind: fine_proposal, amount: '-5'}]}]\n"),
-              HasSubstr("expected an amount"));
-  EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, escalation: [{kind: fine_proposal, amount: '1.005'}]}]\n"),
-              HasSubstr("expected an amount"));
+  EXPECT_THAT(
+      ErrorOf(head + "legal_profiles: [{name: a, escalation: [{kind: fine_proposal, amount: '-5'}]}]\n"),
+      HasSubstr("expected an amount"));
+  EXPECT_THAT(
+      ErrorOf(head + "legal_profiles: [{name: a, escalation: [{kind: fine_proposal, amount: '1.005'}]}]\n"),
+      HasSubstr("expected an amount"));
   EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, removal_deadline: soon}]\n"),
               HasSubstr("expected a duration"));
   EXPECT_THAT(ErrorOf(head + "legal_profiles: [{name: a, review: maybe}]\n"), HasSubstr("review"));
@@ -1049,8 +1063,11 @@ TEST(AuthorityConfig, ReadsIdentityAndProviderTable) {
   ASSERT_TRUE(config.ok()) << config.status();
   EXPECT_EQ(config->authority, (AuthorityConfig{"ATKM", "NL", "meld@atkm.example", "Bezwaar"}));
   ASSERT_EQ(config->providers.size(), 1u);
-  EXPECT_EQ(config->providers[0], (ProviderConfig{"host-a", {"files.example.net", "b.example"}, "file_drop",
-                                                  "nl-csam-instruction", "abuse@a.example"}));
+  EXPECT_EQ(config->providers[0], (ProviderConfig{"host-a",
+                                                  {"files.example.net", "b.example"},
+                                                  "file_drop",
+                                                  "nl-csam-instruction",
+                                                  "abuse@a.example"}));
   const std::string head = "daemon: {data_dir: /d}\nnotices: {file_drop: {directory: /n}}\n";
   EXPECT_THAT(ErrorOf(head + "providers: [{name: a, hosts: [x.example], channel: nope}]\n"),
               HasSubstr("no notice channel named 'nope'"));
@@ -1059,6 +1076,28 @@ TEST(AuthorityConfig, ReadsIdentityAndProviderTable) {
   EXPECT_THAT(ErrorOf(head + "providers: [{name: a, hosts: [], channel: file_drop}]\n"),
               HasSubstr("at least one host"));
   EXPECT_THAT(ErrorOf(head + "authority: {member_state: Netherlands}\n"), HasSubstr("two-letter ISO 3166-1"));
+}
+
+TEST(AuthorityConfig, ReadsTheRdapLookup) {
+  const std::string head = "daemon: {data_dir: /d, role: authority}\nnotices: {file_drop: {directory: /n}}\n";
+  absl::StatusOr<TakedownConfig> config = ParseConfig(
+      head +
+          "rdap: {base_url: 'http://127.0.0.1:9/rdap/', channel: file_drop, timeout: 5s, cache_ttl: 0,\n"
+          "       allow_private_addresses: true}\n",
+      "t.yaml", "/");
+  ASSERT_TRUE(config.ok()) << config.status();
+  ASSERT_TRUE(config->rdap.has_value());
+  EXPECT_EQ(config->rdap->base_url, "http://127.0.0.1:9/rdap/");
+  EXPECT_EQ(config->rdap->channel, "file_drop");
+  EXPECT_EQ(config->rdap->timeout_seconds, 5);
+  EXPECT_EQ(config->rdap->cache_ttl_seconds, 0);
+  EXPECT_TRUE(config->rdap->allow_private_addresses);
+  EXPECT_FALSE(config->rdap->allow_insecure_http);
+  EXPECT_THAT(ErrorOf(head + "rdap: {base_url: 'ftp://x/', channel: file_drop}\n"), HasSubstr("http(s) URL"));
+  EXPECT_THAT(ErrorOf(head + "rdap: {base_url: 'https://x/', channel: nope}\n"),
+              HasSubstr("no notice channel"));
+  EXPECT_THAT(ErrorOf(head + "rdap: {base_url: 'https://x/', channel: file_drop, timeout: 1h}\n"),
+              HasSubstr("1s to 5m"));
 }
 
 TEST(OrdersConfig, RefusesBadLocationsAndIntervals) {

@@ -612,6 +612,78 @@ class AuthorityEngineTest : public CaseEngineTest {
   }
 };
 
+// A resolver that knows one host, and counts how often it is asked.
+class OneHostResolver final : public ProviderResolver {
+ public:
+  absl::StatusOr<ProviderEntry> Resolve(std::string_view host) override {
+    ++calls;
+    if (host != "unlisted.example") return absl::NotFoundError("no RDAP record");
+    return ProviderEntry{"rdap:Unlisted Hosting", {}, "rdap-channel", "", "abuse@unlisted.example"};
+  }
+  int calls = 0;
+};
+
+TEST_F(AuthorityEngineTest, HostsMissingFromTheTableAreResolvedOnceAndKeptAcrossRestarts) {
+  OneHostResolver resolver;
+  CaseEngineOptions options;
+  options.role = EngineRole::kAuthority;
+  options.detection_profile = std::string(kAuthorityNoticeCycleProfile);
+  options.providers = {
+      ProviderEntry{"example-hosting", {"example-hosting.example"}, "webhook-example", "", ""}};
+  options.provider_resolver = &resolver;
+  options.checker = &checker_;
+  MakeEngine(options);
+
+  const std::string unknown = ReportedUrlCase("https://nobody.example/x.jpg");
+  absl::StatusOr<Case> refused = engine_->Confirm(unknown, "analyst:dana", "confirmed");
+  ASSERT_TRUE(absl::IsFailedPrecondition(refused.status())) << refused.status();
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("no RDAP record"));
+  EXPECT_EQ(Get(unknown).state, CaseState::kInReview);  // nothing written
+
+  const std::string first = ReportedUrlCase("https://unlisted.example/a.jpg");
+  absl::StatusOr<Case> confirmed = engine_->Confirm(first, "analyst:dana", "confirmed");
+  ASSERT_TRUE(confirmed.ok()) << confirmed.status();
+  EXPECT_EQ(confirmed->terms.provider, "rdap:Unlisted Hosting");
+  std::vector<Notice> issued = NoticesOfKind(*p_->store, first, kOrderIssuedNoticeKind);
+  ASSERT_EQ(issued.size(), 1u);
+  EXPECT_EQ(issued[0].channel, "rdap-channel");
+  EXPECT_EQ(issued[0].payload["provider_contact_point"], "abuse@unlisted.example");
+  EXPECT_EQ(resolver.calls, 2);
+
+  // The table wins over a lookup; a known host is not looked up again, also
+  // after a restart.
+  const std::string listed = ReportedUrlCase("https://example-hosting.example/b.jpg");
+  ASSERT_TRUE(engine_->Confirm(listed, "analyst:dana", "confirmed").ok());
+  MakeEngine(options);
+  const std::string second = ReportedUrlCase("https://unlisted.example/c.jpg");
+  absl::StatusOr<Case> again = engine_->Confirm(second, "analyst:dana", "confirmed");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->terms.provider, "rdap:Unlisted Hosting");
+  EXPECT_EQ(resolver.calls, 2);
+  EXPECT_EQ(AuditActionCounts(*p_->audit)["provider.discovered"], 1);
+}
+
+TEST_F(AuthorityEngineTest, RecheckNowResolvesAGoneCaseAndLeavesAPresentOneAlone) {
+  const std::string id = ReportedUrlCase("https://example-hosting.example/a.jpg");
+  ASSERT_TRUE(engine_->Confirm(id, "analyst:dana", "confirmed").ok());
+  checker_.Push(RecheckOutcome::kStillPresent, "sha256 equal");
+  absl::StatusOr<CaseEngine::RecheckNowResult> still = engine_->RecheckNow(id, "analyst:dana");
+  ASSERT_TRUE(still.ok()) << still.status();
+  EXPECT_EQ(still->check.outcome, RecheckOutcome::kStillPresent);
+  EXPECT_EQ(still->c.state, CaseState::kNotified);
+  EXPECT_EQ(AuditActionCounts(*p_->audit)["case.recheck"], 1);
+
+  clock_.Advance(absl::Minutes(90));
+  checker_.Push(RecheckOutcome::kGone, "HTTP 410");
+  absl::StatusOr<CaseEngine::RecheckNowResult> gone = engine_->RecheckNow(id, "analyst:dana");
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_EQ(gone->c.state, CaseState::kRemoved);
+  EXPECT_EQ(gone->c.terms.removal, kRemovalGone);
+  EXPECT_EQ(gone->c.terms.removed_at, clock_.Now());
+  // A removed case cannot be re-checked into another removal.
+  EXPECT_TRUE(absl::IsFailedPrecondition(engine_->RecheckNow(id, "analyst:dana").status()));
+}
+
 TEST_F(AuthorityEngineTest, ConfirmedReportIsSentToTheProviderRecheckedAndCountedInComplianceStats) {
   const std::string id = ReportedUrlCase("https://cdn.files.example-hosting.example/a.jpg");
   ASSERT_EQ(Get(id).state, CaseState::kInReview);

@@ -89,7 +89,8 @@ TEST(ConfiguredProfiles, TheLawsLimitsAndUnknownNamesAreRefused) {
   unknown.name = "my-profile";
   EXPECT_THAT(std::string(ConfiguredProfiles({unknown}).status().message()), HasSubstr("give `base:`"));
   unknown.base = "no-such-base";
-  EXPECT_THAT(std::string(ConfiguredProfiles({unknown}).status().message()), HasSubstr("no legal profile named"));
+  EXPECT_THAT(std::string(ConfiguredProfiles({unknown}).status().message()),
+              HasSubstr("no legal profile named"));
 
   LegalProfileConfig builtin_with_base;
   builtin_with_base.name = "provider-voluntary";

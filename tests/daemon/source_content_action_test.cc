@@ -138,10 +138,12 @@ TEST_F(FilesystemActionTest, KeysOutsideTheSourceOrThroughSymlinksAreNeverTouche
     EXPECT_FALSE(action_->Execute({"storage", "../outside/secret.txt"}, kind).ok());
   }
   EXPECT_EQ(ReadAll(base_ / "outside/secret.txt"), "not ours");
-  EXPECT_EQ(fs::status(base_ / "outside/secret.txt").permissions() & fs::perms::owner_read, fs::perms::owner_read);
+  EXPECT_EQ(fs::status(base_ / "outside/secret.txt").permissions() & fs::perms::owner_read,
+            fs::perms::owner_read);
 
   WriteFile(root_ / "skip/excluded.jpg", "excluded");
-  EXPECT_TRUE(absl::IsInvalidArgument(action_->Execute({"storage", "skip/excluded.jpg"}, ContentActionKind::kDelete)));
+  EXPECT_TRUE(absl::IsInvalidArgument(
+      action_->Execute({"storage", "skip/excluded.jpg"}, ContentActionKind::kDelete)));
   EXPECT_TRUE(fs::exists(root_ / "skip/excluded.jpg"));
 }
 
@@ -159,14 +161,16 @@ class S3ActionTest : public ::testing::Test {
   void SetUp() override {
     const char* endpoint = std::getenv("S3_TEST_ENDPOINT");
     ASSERT_TRUE(endpoint != nullptr && *endpoint != '\0')
-        << "S3_TEST_ENDPOINT is unset: run with `ctest -R daemon_source_content_action_test` (s3rver fixture)";
+        << "S3_TEST_ENDPOINT is unset: run with `ctest -R daemon_source_content_action_test` (s3rver "
+           "fixture)";
     S3ClientOptions client_options;
     client_options.endpoint = endpoint;
     client_options.credentials.access_key_id = "S3RVER";
     client_options.credentials.secret_access_key = "S3RVER";
     client_ = std::shared_ptr<S3Client>(S3Client::Create(client_options).value());
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    for (char c : name) bucket_.push_back(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '-');
+    for (char c : name)
+      bucket_.push_back(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '-');
     bucket_ = "action-" + bucket_.substr(0, 50);
     Send("CreateBucket", "PUT", "", "", {});
     Send("PutObject", "PUT", "u/1/photo.jpg", "listed bytes", {});
@@ -206,7 +210,8 @@ TEST_F(S3ActionTest, DisableTagsTheObjectAndKeepsItsOtherTags) {
   ASSERT_TRUE(action_->Execute({"bucket", "u/1/photo.jpg"}, ContentActionKind::kDisable).ok());
   auto tags = source_->GetTags(ref).value();
   std::map<std::string, std::string> by_key(tags.begin(), tags.end());
-  EXPECT_EQ(by_key, (std::map<std::string, std::string>{{"customer", "c-17"}, {"takedown-access", "disabled"}}));
+  EXPECT_EQ(by_key,
+            (std::map<std::string, std::string>{{"customer", "c-17"}, {"takedown-access", "disabled"}}));
   EXPECT_EQ(Send("GetObject", "GET", "u/1/photo.jpg", "", {}).body, "listed bytes");
 }
 
@@ -217,7 +222,8 @@ TEST_F(S3ActionTest, QuarantineCopiesThenDeletes) {
   EXPECT_EQ(copy.status, 200);
   EXPECT_EQ(copy.body, "listed bytes");
   // The original is gone: quarantining it again cannot be done.
-  EXPECT_TRUE(absl::IsNotFound(action_->Execute({"bucket", "u/1/photo.jpg"}, ContentActionKind::kQuarantine)));
+  EXPECT_TRUE(
+      absl::IsNotFound(action_->Execute({"bucket", "u/1/photo.jpg"}, ContentActionKind::kQuarantine)));
 }
 
 TEST_F(S3ActionTest, DeleteRemovesAndIsIdempotent) {

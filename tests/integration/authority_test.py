@@ -6,8 +6,10 @@ the case is reminded; once the server answers 404 the re-check records the
 removal (an on-demand `cases recheck`: scheduled re-checks are at least a
 minute apart), and the compliance statistics count it for that provider, late.
 A profile term beyond what the config validation allows stops the start."""
+import http.server
 import json
 import os
+import threading
 import unittest
 
 from sources_common import LoopbackServer, SourcesDaemon, wait_for, wait_sweep_end, write_list
@@ -134,6 +136,128 @@ providers:
                 d.start()
             self.assertIn("legal_profiles[0] (authority-notice-cycle)", str(refused.exception))
             self.assertIn("recheck_interval", str(refused.exception))
+
+
+RDAP_RECORD = {
+    "objectClassName": "ip network",
+    "rdapConformance": ["rdap_level_0"],
+    "handle": "LOOP-NET-1",
+    "startAddress": "127.0.0.0",
+    "endAddress": "127.255.255.255",
+    "ipVersion": "v4",
+    "name": "LOOPBACK-NET",
+    "country": "NL",
+    "entities": [{
+        "objectClassName": "entity",
+        "handle": "LOOP-ORG",
+        "roles": ["registrant"],
+        "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Loopback Hosting B.V."]]],
+        "entities": [{
+            "objectClassName": "entity",
+            "handle": "LOOP-ABUSE",
+            "roles": ["abuse"],
+            "vcardArray": ["vcard", [["version", {}, "text", "4.0"], ["fn", {}, "text", "Abuse desk"],
+                                     ["email", {}, "text", "abuse@loopback-hosting.example"]]],
+        }],
+    }],
+}
+
+
+class RdapServer:
+    """Answers RFC 9082 /rdap/ip/<address> queries for 127.0.0.1 on loopback."""
+
+    def __init__(self):
+        self.queries = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                server.queries.append(self.path)
+                if self.path == "/rdap/ip/127.0.0.1":
+                    body, status = json.dumps(RDAP_RECORD).encode(), 200
+                else:
+                    body, status = b'{"errorCode": 404}', 404
+                self.send_response(status)
+                self.send_header("Content-Type", "application/rdap+json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class RdapFallback(unittest.TestCase):
+    def setUp(self):
+        self.server = LoopbackServer()
+        self.rdap = RdapServer()
+
+    def tearDown(self):
+        self.server.close()
+        self.rdap.close()
+
+    def test_host_missing_from_the_table_is_resolved_by_rdap_once(self):
+        self.server.objects["/u/known.jpg"] = KNOWN
+        url = self.server.url("/u/known.jpg")
+        with TempDir() as tmp:
+            list_file = os.path.join(tmp, "reported.txt")
+            with open(list_file, "w") as f:
+                f.write(url + "\n")
+            lists = write_list(os.path.join(tmp, "list.csv"), [KNOWN])
+            sources = f"""  - id: urls
+    type: url_list
+    file: {list_file}
+    allow_private_addresses: true
+    max_requests_per_second_per_host: 1000
+"""
+            d = SourcesDaemon(tmp, sources, lists)
+            with open(d.config_path) as f:
+                config = f.read()
+            config = config.replace("daemon:\n", "daemon:\n  role: authority\n", 1)
+            config += f"""authority:
+  name: Test Authority
+providers:
+  - name: elsewhere
+    hosts: [files.example.net]
+    channel: file_drop
+rdap:
+  base_url: http://127.0.0.1:{self.rdap.port}/rdap/
+  channel: file_drop
+  allow_private_addresses: true
+"""
+            with open(d.config_path, "w") as f:
+                f.write(config)
+            d.start()
+            try:
+                d.ctl("sweep", "start", "urls")
+                self.assertEqual(wait_sweep_end(d, "urls")["state"], "completed")
+                case_id = d.ctl_json("cases", "ls")[0]["id"]
+                confirmed = json.loads(d.ctl("--json", "cases", "confirm", case_id, "--reason", "ok").stdout)
+                self.assertEqual(confirmed["state"], "notified")
+                self.assertEqual(confirmed["terms"]["provider"], "rdap:Loopback Hosting B.V.")
+                self.assertEqual(self.rdap.queries, ["/rdap/ip/127.0.0.1"])
+                notices = wait_for(lambda: [n for n in notices_for(d.notices, case_id)
+                                            if "abuse@loopback-hosting.example" in json.dumps(n)], 15,
+                                   "a notice carrying the RDAP abuse contact")
+                self.assertTrue(notices)
+            finally:
+                self.assertEqual(d.stop(), 0, d.read_log())
+            # The provider found is kept: after a restart no new lookup is needed.
+            d.start()
+            try:
+                self.assertEqual(d.ctl_json("cases", "show", case_id)["terms"]["provider"],
+                                 "rdap:Loopback Hosting B.V.")
+                self.assertEqual(len(self.rdap.queries), 1)
+            finally:
+                self.assertEqual(d.stop(), 0, d.read_log())
 
 
 if __name__ == "__main__":
