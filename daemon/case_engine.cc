@@ -757,7 +757,7 @@ absl::StatusOr<std::vector<std::string>> CaseEngine::RejectDependentsLocked(cons
 
 absl::StatusOr<Case> CaseEngine::RecordRemoval(const std::string& case_id, std::string_view removal,
                                                absl::Time at, const std::string& actor,
-                                               const std::string& reason) {
+                                               const std::string& reason, const CaseObject* observed) {
   RETURN_IF_ERROR(CheckActor(actor));
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Case c, Load(case_id));
@@ -767,6 +767,19 @@ absl::StatusOr<Case> CaseEngine::RecordRemoval(const std::string& case_id, std::
   // case went overdue before a late removal).
   RETURN_IF_ERROR(CatchUpLocked(c, std::min(at, now)));
   Effects fx(now);
+  if (observed != nullptr) {
+    const std::string source_id = c.object.source_id;
+    const std::string key = c.object.key;
+    c.object = *observed;
+    c.object.source_id = source_id;
+    c.object.key = key;
+    fx.events.push_back(AuditEvent{actor, "case.evidence", c.id,
+                                   Json{{"version", c.object.version},
+                                        {"size", c.object.size},
+                                        {"md5", c.object.md5_hex},
+                                        {"sha1", c.object.sha1_hex},
+                                        {"sha256", c.object.sha256_hex}}});
+  }
   RETURN_IF_ERROR(MarkRemoved(c, removal, at, actor, reason, fx));
   RETURN_IF_ERROR(Commit(c, fx));
   return c;

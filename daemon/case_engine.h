@@ -198,8 +198,12 @@ class CaseEngine final : public CaseAdmission {
   // recorded (audit "case.removal", takedown_removals_total), remaining
   // timers cancelled, the preservation timer written, and for an order whose
   // profile gives feedback, the Annex II feedback queued — one batch.
+  // `observed`, when given, is what the removed object was just before the
+  // removal (version, size, digests; FingerprintObject): it becomes the
+  // case's object record in the same write, as evidence.
   absl::StatusOr<Case> RecordRemoval(const std::string& case_id, std::string_view removal, absl::Time at,
-                                     const std::string& actor, const std::string& reason);
+                                     const std::string& actor, const std::string& reason,
+                                     const CaseObject* observed = nullptr);
   // An order that cannot be executed (Annex III): -> disputed with the
   // reason, timers cancelled, the inability feedback queued to the issuing
   // authority. FailedPrecondition for a case without an order or a state

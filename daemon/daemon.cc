@@ -9,6 +9,7 @@
 #include "daemon/configured_profiles.h"
 #include "daemon/multi_body_digester.h"
 #include "daemon/notice_channels.h"
+#include "daemon/object_fingerprint.h"
 #include "daemon/object_recheck.h"
 #include "daemon/object_record.h"
 #include "daemon/rdap_provider_resolver.h"
@@ -240,6 +241,12 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   OrderIntakeOptions intake_options;
   ASSIGN_OR_RETURN(intake_options.action, ParseContentActionKind(config_.orders.action));
   intake_options.execute = config_.orders.execute;
+  intake_options.fingerprint = [this](const ContentTarget& target) -> absl::StatusOr<CaseObject> {
+    auto it = sources_.find(target.source_id);
+    if (it == sources_.end()) return absl::NotFoundError(fmt::format("no source '{}'", target.source_id));
+    return FingerprintObject(*it->second, target.key, MultiBodyDigesterFactory(),
+                             config_.limits.max_object_bytes);
+  };
   SourceContentActionOptions action_options;
   action_options.filesystem_quarantine_dir = config_.orders.quarantine_dir;
   action_ = std::make_unique<SourceContentAction>(

@@ -1,5 +1,6 @@
 #include "daemon/order_intake.h"
 
+#include <optional>
 #include <utility>
 
 #include "common/status_macros.h"
@@ -164,7 +165,20 @@ absl::StatusOr<Case> OrderIntake::Execute(const std::string& case_id, const std:
         fmt::format("case {}: the order's URL was not resolved to a stored object", case_id));
   }
   const std::string& profile = c.terms.profile;
-  absl::Status done = action_->Execute(ContentTarget{c.object.source_id, c.object.key}, options_.action);
+  const ContentTarget target{c.object.source_id, c.object.key};
+  std::optional<CaseObject> observed;
+  if (options_.fingerprint) {
+    absl::StatusOr<CaseObject> fingerprint = options_.fingerprint(target);
+    if (fingerprint.ok()) {
+      observed = *std::move(fingerprint);
+    } else {
+      nlohmann::json details{{"source_id", c.object.source_id},
+                             {"error", std::string(fingerprint.status().message())}};
+      PutJsonBytes(details, "key", c.object.key);
+      RETURN_IF_ERROR(audit_.Append(AuditEvent{actor, "order.fingerprint_failed", case_id, details}));
+    }
+  }
+  absl::Status done = action_->Execute(target, options_.action);
   if (!done.ok()) {
     metrics_.CountOrder(profile, "action_failed");
     nlohmann::json details{{"action", std::string(ContentActionKindName(options_.action))},
@@ -176,10 +190,11 @@ absl::StatusOr<Case> OrderIntake::Execute(const std::string& case_id, const std:
   }
   const std::string_view removal =
       options_.action == ContentActionKind::kDelete ? kRemovalRemoved : kRemovalAccessDisabled;
-  ASSIGN_OR_RETURN(Case removed, engine_.RecordRemoval(case_id, removal, clock_.Now(), actor,
-                                                       fmt::format("{} carried out on {}",
-                                                                   ContentActionKindName(options_.action),
-                                                                   c.object.source_id)));
+  ASSIGN_OR_RETURN(Case removed, engine_.RecordRemoval(
+                                     case_id, removal, clock_.Now(), actor,
+                                     fmt::format("{} carried out on {}",
+                                                 ContentActionKindName(options_.action), c.object.source_id),
+                                     observed ? &*observed : nullptr));
   metrics_.CountOrder(profile, "executed");
   return removed;
 }

@@ -18,6 +18,7 @@
 // Thread-safe if the resolver and action are. Borrows everything it is given.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,6 +39,11 @@ struct OrderIntakeOptions {
   // Carry out the action as soon as the order is received. Off: a person
   // acts and records it (Execute, or CaseEngine::RecordRemoval).
   bool execute = true;
+  // Reads what the object is just before the action (FingerprintObject), so
+  // the removal's evidence holds its digests. Null: none are taken. A
+  // failure is audited (order.fingerprint_failed) and does not stop the
+  // action: the deadline comes first.
+  std::function<absl::StatusOr<CaseObject>(const ContentTarget&)> fingerprint;
 };
 
 struct OrderLocationResult {

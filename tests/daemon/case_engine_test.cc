@@ -71,10 +71,12 @@ class CaseEngineTest : public ::testing::Test {
     p_->recorder->SetAdmission(engine_.get());
   }
 
-  void MakeIntake(bool execute) {
+  void MakeIntake(bool execute,
+                  std::function<absl::StatusOr<CaseObject>(const ContentTarget&)> fingerprint = nullptr) {
     OrderIntakeOptions options;
     options.execute = execute;
     options.action = ContentActionKind::kDisable;
+    options.fingerprint = std::move(fingerprint);
     intake_ = std::make_unique<OrderIntake>(*engine_, *p_->audit, clock_, *p_->metrics, resolver_, &action_,
                                             options);
   }
@@ -250,6 +252,46 @@ TEST_F(CaseEngineTest, ExecutedAtOnceOrderIsRemovedImmediatelyAndSubmittingAgain
   EXPECT_EQ(again->locations[1].status, OrderLocationResult::Status::kDuplicate);
   EXPECT_EQ(CountKeys(*p_->store, Cf::kCases), cases);
   EXPECT_EQ(action_.done.size(), 1u);
+}
+
+TEST_F(CaseEngineTest, ExecutedOrderKeepsTheObjectsDigestsAsEvidenceAndActsEvenWithoutThem) {
+  MakeEngine();
+  std::vector<std::string> fingerprinted;
+  MakeIntake(/*execute=*/true, [&](const ContentTarget& target) -> absl::StatusOr<CaseObject> {
+    fingerprinted.push_back(target.key);
+    if (target.key != "u/8812/a.jpg") return absl::UnavailableError("disk busy");
+    CaseObject object;
+    object.version = "v7";
+    object.size = 1234;
+    object.md5_hex = std::string(32, 'a');
+    object.sha1_hex = std::string(40, 'b');
+    object.sha256_hex = std::string(64, 'c');
+    object.source_id = "ignored";  // the case keeps its own location
+    return object;
+  });
+  absl::StatusOr<OrderReceipt> receipt =
+      intake_->Submit(TcoOrderJson("TCO-EV-1", {kUrl}, clock_.Now()), "order.json", "api:authority");
+  ASSERT_TRUE(receipt.ok()) << receipt.status();
+  Case removed = Get(receipt->locations[0].case_id);
+  EXPECT_EQ(removed.state, CaseState::kRemoved);
+  EXPECT_EQ(removed.object.source_id, "uploads");
+  EXPECT_EQ(removed.object.key, "u/8812/a.jpg");
+  EXPECT_EQ(removed.object.version, "v7");
+  EXPECT_EQ(removed.object.size, 1234u);
+  EXPECT_EQ(removed.object.sha256_hex, std::string(64, 'c'));
+  EXPECT_EQ(AuditActionCounts(*p_->audit)["case.evidence"], 1);
+  // The feedback to the authority shows the object as it was.
+  std::vector<Notice> feedback = NoticesOfKind(*p_->store, removed.id, kFeedbackNoticeKind);
+  ASSERT_EQ(feedback.size(), 1u);
+
+  // A fingerprint that fails does not hold up the removal.
+  absl::StatusOr<OrderReceipt> second = intake_->Submit(
+      TcoOrderJson("TCO-EV-2", {"https://files.example-hosting.example/u/9/b.jpg"}, clock_.Now()),
+      "order.json", "api:authority");
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(Get(second->locations[0].case_id).state, CaseState::kRemoved);
+  EXPECT_EQ(AuditActionCounts(*p_->audit)["order.fingerprint_failed"], 1);
+  EXPECT_EQ(fingerprinted, (std::vector<std::string>{"u/8812/a.jpg", "u/9/b.jpg"}));
 }
 
 TEST_F(CaseEngineTest, InvalidOrdersAreRefusedWithTheFieldNamedAndNothingStored) {

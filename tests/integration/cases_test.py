@@ -183,6 +183,8 @@ orders:
                 shown = d.ctl_json("cases", "show", first_case)
                 self.assertEqual(shown["state"], "removed")
                 self.assertEqual(shown["terms"]["removal"], "access_disabled")
+                # The object's digests, read just before the action, are the evidence.
+                self.assertIn(hashlib.sha256(OTHER + b"1").hexdigest(), json.dumps(shown))
                 wait_for(lambda: "removal_order.feedback" in notice_kinds(d.notices, first_case), 15,
                          "the feedback to the issuing authority")
                 # The customer is told (TCO Art. 11: the order is not secret).

@@ -1,0 +1,24 @@
+// FingerprintObject: what a stored object is right now — its version, size
+// and MD5/SHA-1/SHA-256 — read through its source, for the evidence of a
+// removal order executed on it (daemon/order_intake.h). The bytes are
+// digested as they stream and never kept.
+//
+// Thread-safe if the source and digester factory are.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "crawler/body_digester.h"
+#include "crawler/source.h"
+#include "notices/case.h"
+
+namespace takedown {
+
+// The source's errors (NotFound when the object is gone); ResourceExhausted
+// past `max_bytes`; Internal when the digester cannot be made.
+absl::StatusOr<CaseObject> FingerprintObject(Source& source, std::string_view key,
+                                             const BodyDigesterFactory& digester, uint64_t max_bytes);
+
+}  // namespace takedown
