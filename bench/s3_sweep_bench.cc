@@ -1,14 +1,19 @@
 // s3_sweep_bench: reads every object of a bucket through S3Source (List, then
 // Open + Read on worker threads) and, in the same run, with a plain libcurl
 // loop (one keep-alive easy handle per thread, SigV4-signed GETs, body
-// discarded), and prints both rates and their ratio.
+// discarded), and prints both rates, their ratio, and the CPU time this
+// process spent in each (user + system, all threads; the server's is not
+// counted). Rounds alternate which of the two goes first; the best round of
+// each is reported, with the median.
 //
 // It needs an S3 endpoint; run it against s3rver on 127.0.0.1 with
 //   python3 tests/crawler/s3rver_fixture.py --cache-dir <build>/s3rver-cache
 //       -- <build>/bench/s3_sweep_bench [--objects N] [--size BYTES] [--threads T] [--rounds R]
+//          [--chunk-bytes B]
 // which sets S3_TEST_ENDPOINT. Credentials are s3rver's (S3RVER/S3RVER). The
 // bucket "bench-sweep" is filled once per server with seeded random bytes.
 #include <curl/curl.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -32,7 +37,21 @@ struct Flags {
   size_t size = 256 * 1024;
   int threads = 4;
   int rounds = 3;
+  uint64_t chunk_bytes = 0;  // 0: S3SourceOptions' default
 };
+
+// CPU seconds (user + system) used by this process so far.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values[values.size() / 2];
+}
 
 class RefSink : public ListingSink {
  public:
@@ -110,6 +129,7 @@ int Run(const Flags& flags) {
   source_options.id = "bench";
   source_options.bucket = bucket;
   source_options.prefix = "bench/";
+  if (flags.chunk_bytes != 0) source_options.read_chunk_bytes = flags.chunk_bytes;
   auto source_or = S3Source::CreateWithClient(source_options, client);
   if (!source_or.ok()) {
     fmt::print(stderr, "s3_sweep_bench: {}\n", source_or.status().ToString());
@@ -118,65 +138,81 @@ int Run(const Flags& flags) {
   S3Source& source = **source_or;
 
   const uint64_t expected = static_cast<uint64_t>(flags.objects) * flags.size;
-  std::vector<double> source_times, plain_times, list_times;
+  std::vector<double> source_times, plain_times, list_times, source_cpu, plain_cpu;
   for (int round = 0; round < flags.rounds; ++round) {
-    // S3Source: list, then read every object in parallel.
     std::atomic<uint64_t> source_bytes{0};
     std::atomic<int> source_errors{0};
-    auto start = std::chrono::steady_clock::now();
-    RefSink sink;
-    if (!source.List("", sink).ok()) ++source_errors;
-    list_times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-    Timed(static_cast<int>(sink.refs.size()), flags.threads, [&](int, int i) {
-      std::vector<uint8_t> buffer(256 * 1024);
-      auto reader = source.Open(sink.refs[static_cast<size_t>(i)]);
-      if (!reader.ok()) {
-        ++source_errors;
-        return;
-      }
-      while (true) {
-        auto n = (*reader)->Read(buffer);
-        if (!n.ok()) {
+    std::atomic<uint64_t> plain_bytes{0};
+    std::atomic<int> plain_errors{0};
+    // S3Source: list, then read every object in parallel.
+    auto run_source = [&] {
+      const double cpu_start = CpuSeconds();
+      auto start = std::chrono::steady_clock::now();
+      RefSink sink;
+      if (!source.List("", sink).ok()) ++source_errors;
+      list_times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      Timed(static_cast<int>(sink.refs.size()), flags.threads, [&](int, int i) {
+        std::vector<uint8_t> buffer(256 * 1024);
+        auto reader = source.Open(sink.refs[static_cast<size_t>(i)]);
+        if (!reader.ok()) {
           ++source_errors;
           return;
         }
-        if (*n == 0) break;
-        source_bytes += *n;
-      }
-    });
-    source_times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        while (true) {
+          auto n = (*reader)->Read(buffer);
+          if (!n.ok()) {
+            ++source_errors;
+            return;
+          }
+          if (*n == 0) break;
+          source_bytes += *n;
+        }
+      });
+      source_times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+      source_cpu.push_back(CpuSeconds() - cpu_start);
+    };
 
     // Plain libcurl: one keep-alive handle per thread, signed GETs of known keys.
-    std::vector<CURL*> handles;
-    for (int t = 0; t < flags.threads; ++t) handles.push_back(curl_easy_init());
-    // S3 requires the payload hash header, which libcurl 7.88 does not add.
-    curl_slist* headers = curl_slist_append(
-        nullptr, "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-    std::atomic<uint64_t> plain_bytes{0};
-    std::atomic<int> plain_errors{0};
-    plain_times.push_back(Timed(flags.objects, flags.threads, [&](int t, int i) {
-      CURL* curl = handles[static_cast<size_t>(t)];
-      S3Request get;
-      get.bucket = bucket;
-      get.key = keys[static_cast<size_t>(i)];
-      const std::string url = client->UrlFor(get);
-      uint64_t bytes = 0;
-      curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-      curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
-      curl_easy_setopt(curl, CURLOPT_USERPWD, "S3RVER:S3RVER");
-      curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-      curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Discard);
-      curl_easy_setopt(curl, CURLOPT_WRITEDATA, &bytes);
-      long status = 0;
-      if (curl_easy_perform(curl) != CURLE_OK ||
-          (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status), status != 200)) {
-        ++plain_errors;
-      }
-      plain_bytes += bytes;
-    }));
-    for (CURL* curl : handles) curl_easy_cleanup(curl);
-    curl_slist_free_all(headers);
+    auto run_plain = [&] {
+      const double cpu_start = CpuSeconds();
+      std::vector<CURL*> handles;
+      for (int t = 0; t < flags.threads; ++t) handles.push_back(curl_easy_init());
+      // S3 requires the payload hash header, which libcurl 7.88 does not add.
+      curl_slist* headers = curl_slist_append(
+          nullptr, "x-amz-content-sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+      plain_times.push_back(Timed(flags.objects, flags.threads, [&](int t, int i) {
+        CURL* curl = handles[static_cast<size_t>(t)];
+        S3Request get;
+        get.bucket = bucket;
+        get.key = keys[static_cast<size_t>(i)];
+        const std::string url = client->UrlFor(get);
+        uint64_t bytes = 0;
+        curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+        curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:s3");
+        curl_easy_setopt(curl, CURLOPT_USERPWD, "S3RVER:S3RVER");
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &Discard);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &bytes);
+        long status = 0;
+        if (curl_easy_perform(curl) != CURLE_OK ||
+            (curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status), status != 200)) {
+          ++plain_errors;
+        }
+        plain_bytes += bytes;
+      }));
+      for (CURL* curl : handles) curl_easy_cleanup(curl);
+      curl_slist_free_all(headers);
+      plain_cpu.push_back(CpuSeconds() - cpu_start);
+    };
+
+    if (round % 2 == 0) {
+      run_source();
+      run_plain();
+    } else {
+      run_plain();
+      run_source();
+    }
 
     if (source_errors > 0 || plain_errors > 0 || source_bytes != expected || plain_bytes != expected) {
       fmt::print(stderr, "s3_sweep_bench: round {}: errors {}/{}, bytes {}/{} (expected {})\n", round,
@@ -192,13 +228,18 @@ int Run(const Flags& flags) {
       "s3_sweep_bench: {} objects x {} bytes ({:.1f} MiB), {} threads, best of {} rounds (setup PUTs {:.2f} "
       "s)\n",
       flags.objects, flags.size, mib, flags.threads, flags.rounds, put_seconds);
-  fmt::print("  S3Source list+read : {:7.3f} s  {:8.1f} objects/s  {:7.1f} MiB/s\n", source_best,
-             flags.objects / source_best, mib / source_best);
+  fmt::print(
+      "  S3Source list+read : {:7.3f} s  {:8.1f} objects/s  {:7.1f} MiB/s  (median {:.3f} s, CPU {:.3f} s)\n",
+      source_best, flags.objects / source_best, mib / source_best, Median(source_times),
+      *std::min_element(source_cpu.begin(), source_cpu.end()));
   fmt::print("    of which List    : {:7.3f} s (best round)\n",
              *std::min_element(list_times.begin(), list_times.end()));
-  fmt::print("  plain libcurl GETs : {:7.3f} s  {:8.1f} objects/s  {:7.1f} MiB/s\n", plain_best,
-             flags.objects / plain_best, mib / plain_best);
-  fmt::print("  ratio S3Source / plain (time): {:.2f}\n", source_best / plain_best);
+  fmt::print(
+      "  plain libcurl GETs : {:7.3f} s  {:8.1f} objects/s  {:7.1f} MiB/s  (median {:.3f} s, CPU {:.3f} s)\n",
+      plain_best, flags.objects / plain_best, mib / plain_best, Median(plain_times),
+      *std::min_element(plain_cpu.begin(), plain_cpu.end()));
+  fmt::print("  ratio S3Source / plain (time): {:.2f} best, {:.2f} median\n", source_best / plain_best,
+             Median(source_times) / Median(plain_times));
   return 0;
 }
 
@@ -206,9 +247,21 @@ int Run(const Flags& flags) {
 }  // namespace takedown
 
 int main(int argc, char** argv) {
+  constexpr const char* kUsage =
+      "usage: s3_sweep_bench [--objects N] [--size BYTES] [--threads T] [--rounds R] [--chunk-bytes B]\n"
+      "  (defaults: 300 objects of 262144 bytes, 4 threads, 3 rounds, S3Source's read_chunk_bytes)\n"
+      "  needs S3_TEST_ENDPOINT: run it under tests/crawler/s3rver_fixture.py\n";
   takedown::Flags flags;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; i += 2) {
     const std::string name = argv[i];
+    if (name == "--help" || name == "-h") {
+      fmt::print("{}", kUsage);
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      fmt::print(stderr, "s3_sweep_bench: {} needs a value\n{}", name, kUsage);
+      return 2;
+    }
     const long value = std::strtol(argv[i + 1], nullptr, 10);
     if (value <= 0) {
       fmt::print(stderr, "s3_sweep_bench: {} needs a positive number\n", name);
@@ -222,8 +275,10 @@ int main(int argc, char** argv) {
       flags.threads = static_cast<int>(value);
     } else if (name == "--rounds") {
       flags.rounds = static_cast<int>(value);
+    } else if (name == "--chunk-bytes") {
+      flags.chunk_bytes = static_cast<uint64_t>(value);
     } else {
-      fmt::print(stderr, "usage: s3_sweep_bench [--objects N] [--size BYTES] [--threads T] [--rounds R]\n");
+      fmt::print(stderr, "{}", kUsage);
       return 2;
     }
   }

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -95,11 +96,47 @@ struct TransferState {
   std::string_view upload;
   size_t upload_offset = 0;
   bool expect_body = true;  // false for HEAD
+  // Status of the response being received, and whether its headers are
+  // complete (a final, non-1xx response).
+  long status = 0;
+  bool final_headers = false;
+
+  // SendStreaming: a 2xx body goes to `out` (what Read() offered), the rest
+  // of one libcurl write to `spill`; with both full the transfer pauses.
+  bool streaming = false;
+  uint8_t* out = nullptr;
+  size_t out_left = 0;
+  std::string spill;
+  size_t spill_read = 0;
+  bool paused = false;
+  uint64_t body_bytes = 0;  // taken from libcurl so far
+
+  bool StreamsBody() const { return streaming && status >= 200 && status < 300; }
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* state = static_cast<TransferState*>(user);
   const size_t n = size * count;
+  if (state->StreamsBody()) {
+    if (state->out_left > 0) {
+      const size_t direct = std::min(n, state->out_left);
+      std::memcpy(state->out, data, direct);
+      state->out += direct;
+      state->out_left -= direct;
+      if (direct < n) {
+        state->spill.assign(data + direct, n - direct);
+        state->spill_read = 0;
+      }
+    } else if (state->spill_read == state->spill.size()) {
+      state->spill.assign(data, n);
+      state->spill_read = 0;
+    } else {
+      state->paused = true;
+      return CURL_WRITEFUNC_PAUSE;  // libcurl keeps this write and repeats it once resumed
+    }
+    state->body_bytes += n;
+    return n;
+  }
   if (state->body->size() + n > state->body_limit) {
     state->body_too_large = true;
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
@@ -119,6 +156,16 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   std::string_view line(data, n);
   if (line.starts_with("HTTP/")) {
     state->headers->clear();  // a new (final or interim) response begins
+    state->status = 0;
+    state->final_headers = false;
+    const size_t space = line.find(' ');
+    if (space != std::string_view::npos && line.size() >= space + 4) {
+      std::from_chars(line.data() + space + 1, line.data() + space + 4, state->status);
+    }
+    return n;
+  }
+  if (line == "\r\n" || line == "\n") {
+    if (state->status >= 200) state->final_headers = true;
     return n;
   }
   size_t colon = line.find(':');
@@ -129,7 +176,7 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
     value.remove_suffix(1);
   }
   std::string name = ToLower(line.substr(0, colon));
-  if (name == "content-length" && state->expect_body) {
+  if (name == "content-length" && state->expect_body && !state->StreamsBody()) {
     // Size the body once: growing it by doubling costs copies and page faults.
     uint64_t length = 0;
     auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), length);
@@ -212,18 +259,23 @@ bool S3UriDecode(std::string_view encoded, bool plus_is_space, std::string* out)
 
 // --- S3Client internals ---
 
+// An easy handle, and the multi handle streams drive it with (which keeps
+// the connections of streamed transfers for the handle's next stream).
 class S3Client::Handle {
  public:
-  Handle() : curl_(curl_easy_init()) {}
+  Handle() : curl_(curl_easy_init()), multi_(curl_multi_init()) {}
   ~Handle() {
     if (curl_ != nullptr) curl_easy_cleanup(curl_);
+    if (multi_ != nullptr) curl_multi_cleanup(multi_);
   }
   Handle(const Handle&) = delete;
   Handle& operator=(const Handle&) = delete;
   CURL* get() const { return curl_; }
+  CURLM* multi() const { return multi_; }
 
  private:
   CURL* curl_;
+  CURLM* multi_;
 };
 
 class S3Client::Semaphore {
@@ -408,24 +460,13 @@ void S3Client::SleepBeforeRetry(const S3Request& request, int failed_attempts, c
   std::this_thread::sleep_for(delay);
 }
 
-S3Client::AttemptResult S3Client::Attempt(const S3Request& request, const std::string& url, Handle& handle) {
-  AttemptResult result;
-  CURL* curl = handle.get();
-  if (curl == nullptr) {
-    result.curl_code = CURLE_FAILED_INIT;
-    result.curl_error = "curl_easy_init failed";
-    return result;
-  }
-  curl_easy_reset(curl);
-  char error_buffer[CURL_ERROR_SIZE] = {0};
-  TransferState state;
-  state.body = &result.body;
-  state.body_limit =
-      request.max_response_bytes != 0 ? request.max_response_bytes : options_.max_response_bytes;
-  state.headers = &result.headers;
-  state.upload = request.body;
-  state.expect_body = request.method != "HEAD";
+namespace {
 
+// Sets every option of one transfer of `request` on `curl` (after a reset);
+// returns the header list, which the caller frees once the transfer is over.
+curl_slist* ConfigureTransfer(CURL* curl, const S3ClientOptions& options, const S3Request& request,
+                              const std::string& url, TransferState& state, char* error_buffer) {
+  curl_easy_reset(curl);
   struct curl_slist* header_list = nullptr;
   auto add_header = [&header_list](const std::string& line) {
     header_list = curl_slist_append(header_list, line.c_str());
@@ -439,8 +480,8 @@ S3Client::AttemptResult S3Client::Attempt(const S3Request& request, const std::s
   if (!request.body.empty() && !has_content_type) add_header("Content-Type: application/octet-stream");
   add_header(std::string("x-amz-content-sha256: ") +
              (request.body.empty() ? kEmptyPayloadSha256 : "UNSIGNED-PAYLOAD"));
-  if (!options_.credentials.session_token.empty()) {
-    add_header("x-amz-security-token: " + options_.credentials.session_token);
+  if (!options.credentials.session_token.empty()) {
+    add_header("x-amz-security-token: " + options.credentials.session_token);
   }
 
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
@@ -449,22 +490,26 @@ S3Client::AttemptResult S3Client::Attempt(const S3Request& request, const std::s
   curl_easy_setopt(curl, CURLOPT_PATH_AS_IS, 1L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options_.connect_timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.connect_timeout.count()));
+  // A stream may rightly take long, paused while its reader works: its
+  // stalls are bounded instead (S3BodyStream::Impl::Pump).
+  if (!state.streaming) {
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options.request_timeout.count()));
+  }
   curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "takedownd-s3/0.1");
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
-  if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options.verify_tls ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options.verify_tls ? 2L : 0L);
+  if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &OnBody);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &state);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, &OnHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &state);
-  if (!options_.credentials.empty()) {
-    const std::string sigv4 = "aws:amz:" + options_.region + ":s3";
+  if (!options.credentials.empty()) {
+    const std::string sigv4 = "aws:amz:" + options.region + ":s3";
     curl_easy_setopt(curl, CURLOPT_AWS_SIGV4, sigv4.c_str());
-    curl_easy_setopt(curl, CURLOPT_USERNAME, options_.credentials.access_key_id.c_str());
-    curl_easy_setopt(curl, CURLOPT_PASSWORD, options_.credentials.secret_access_key.c_str());
+    curl_easy_setopt(curl, CURLOPT_USERNAME, options.credentials.access_key_id.c_str());
+    curl_easy_setopt(curl, CURLOPT_PASSWORD, options.credentials.secret_access_key.c_str());
   }
   if (request.method == "HEAD") {
     curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
@@ -484,6 +529,38 @@ S3Client::AttemptResult S3Client::Attempt(const S3Request& request, const std::s
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
   }
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, header_list);
+  return header_list;
+}
+
+// Drops the handle's pointers to a transfer's state, header list and error
+// buffer, so nothing dangles once they are gone.
+void DetachTransfer(CURL* curl) {
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, nullptr);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, nullptr);
+  curl_easy_setopt(curl, CURLOPT_READDATA, nullptr);
+}
+
+}  // namespace
+
+S3Client::AttemptResult S3Client::Attempt(const S3Request& request, const std::string& url, Handle& handle) {
+  AttemptResult result;
+  CURL* curl = handle.get();
+  if (curl == nullptr) {
+    result.curl_code = CURLE_FAILED_INIT;
+    result.curl_error = "curl_easy_init failed";
+    return result;
+  }
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  TransferState state;
+  state.body = &result.body;
+  state.body_limit =
+      request.max_response_bytes != 0 ? request.max_response_bytes : options_.max_response_bytes;
+  state.headers = &result.headers;
+  state.upload = request.body;
+  state.expect_body = request.method != "HEAD";
+  curl_slist* header_list = ConfigureTransfer(curl, options_, request, url, state, error_buffer);
 
   result.curl_code = curl_easy_perform(curl);
   if (result.curl_code != CURLE_OK) {
@@ -494,13 +571,12 @@ S3Client::AttemptResult S3Client::Attempt(const S3Request& request, const std::s
   result.body_too_large = state.body_too_large;
   result.headers_too_large = state.headers_too_large;
   // The handle must not keep pointers into this frame.
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, nullptr);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, nullptr);
+  DetachTransfer(curl);
   curl_slist_free_all(header_list);
   return result;
 }
 
-absl::StatusOr<S3Response> S3Client::Send(const S3Request& request) {
+absl::Status S3Client::Validate(const S3Request& request) const {
   if (request.method != "GET" && request.method != "HEAD" && request.method != "PUT" &&
       request.method != "DELETE") {
     return absl::InvalidArgumentError(
@@ -530,6 +606,32 @@ absl::StatusOr<S3Response> S3Client::Send(const S3Request& request) {
       }
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status S3Client::TransferError(const S3Request& request, int curl_code, const std::string& curl_error,
+                                     int attempts) const {
+  std::string message = Redact(fmt::format("{}: {} (after {} attempt{})", Where(request), curl_error,
+                                           attempts, attempts == 1 ? "" : "s"));
+  switch (static_cast<CURLcode>(curl_code)) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return absl::DeadlineExceededError(message);
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+      return absl::FailedPreconditionError(
+          message +
+          "; TLS verification failed: set ca_file to the CA that signed the endpoint's certificate");
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::UnavailableError(message);
+  }
+}
+
+absl::StatusOr<S3Response> S3Client::Send(const S3Request& request) {
+  if (absl::Status valid = Validate(request); !valid.ok()) return valid;
   const std::string url = UrlFor(request);
   const int max_attempts = options_.retry.max_attempts;
   for (int attempt = 1;; ++attempt) {
@@ -556,23 +658,7 @@ absl::StatusOr<S3Response> S3Client::Send(const S3Request& request) {
         SleepBeforeRetry(request, attempt, result.curl_error);
         continue;
       }
-      std::string message = Redact(fmt::format("{}: {} (after {} attempt{})", Where(request),
-                                               result.curl_error, attempt, attempt == 1 ? "" : "s"));
-      switch (result.curl_code) {
-        case CURLE_OPERATION_TIMEDOUT:
-          return absl::DeadlineExceededError(message);
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CERTPROBLEM:
-          return absl::FailedPreconditionError(
-              message +
-              "; TLS verification failed: set ca_file to the CA that signed the endpoint's certificate");
-        case CURLE_URL_MALFORMAT:
-        case CURLE_UNSUPPORTED_PROTOCOL:
-          return absl::InvalidArgumentError(message);
-        default:
-          return absl::UnavailableError(message);
-      }
+      return TransferError(request, result.curl_code, result.curl_error, attempt);
     }
     bool retryable = IsRetryableHttpStatus(result.status);
     if (!retryable && (result.status >= 400 || (request.error_in_200_body && result.status == 200 &&
@@ -648,6 +734,218 @@ absl::StatusOr<S3Response> S3Client::SendChecked(const S3Request& request) {
   absl::Status status = StatusOf(request, *response);
   if (!status.ok()) return status;
   return response;
+}
+
+// --- streaming ---
+
+struct S3BodyStream::Impl {
+  ~Impl() { Release(); }
+
+  CURL* curl() const { return handle->get(); }
+
+  // Starts the transfer; false (with curl_error set) when libcurl refuses.
+  bool Start(const S3Request& request) {
+    CURL* easy = handle->get();
+    if (easy == nullptr || handle->multi() == nullptr) {
+      done = true;
+      curl_code = CURLE_FAILED_INIT;
+      curl_error = "curl_easy_init failed";
+      return false;
+    }
+    state.body = &response.body;
+    state.body_limit =
+        request.max_response_bytes != 0 ? request.max_response_bytes : client->options_.max_response_bytes;
+    state.headers = &response.headers;
+    state.streaming = true;
+    header_list = ConfigureTransfer(easy, client->options_, request, url, state, error_buffer);
+    if (const CURLMcode added = curl_multi_add_handle(handle->multi(), easy); added != CURLM_OK) {
+      done = true;
+      curl_code = CURLE_FAILED_INIT;
+      curl_error = curl_multi_strerror(added);
+      return false;
+    }
+    in_multi = true;
+    return true;
+  }
+
+  // Runs the transfer until `ready()` holds or it ends (done). Returns
+  // DeadlineExceeded when nothing arrived for the client's request_timeout.
+  absl::Status Pump(const std::function<bool()>& ready) {
+    const auto stall_limit = client->options_.request_timeout;
+    auto last_progress = std::chrono::steady_clock::now();
+    uint64_t progress = state.body_bytes + state.header_bytes + state.body->size();
+    while (true) {
+      int running = 0;
+      const CURLMcode performed = curl_multi_perform(handle->multi(), &running);
+      int queued = 0;
+      while (CURLMsg* message = curl_multi_info_read(handle->multi(), &queued)) {
+        if (message->msg != CURLMSG_DONE) continue;
+        done = true;
+        curl_code = message->data.result;
+        if (curl_code != CURLE_OK) {
+          curl_error = error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(curl_code);
+        }
+      }
+      if (performed != CURLM_OK && !done) {
+        done = true;
+        curl_code = CURLE_FAILED_INIT;
+        curl_error = curl_multi_strerror(performed);
+      }
+      if (done || ready()) return absl::OkStatus();
+      const auto now = std::chrono::steady_clock::now();
+      const uint64_t seen = state.body_bytes + state.header_bytes + state.body->size();
+      if (seen != progress) {
+        progress = seen;
+        last_progress = now;
+      } else if (now - last_progress >= stall_limit) {
+        return absl::DeadlineExceededError(fmt::format("nothing received for {} ms", stall_limit.count()));
+      }
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(stall_limit - (now - last_progress));
+      const int wait_ms = static_cast<int>(std::clamp<int64_t>(left.count(), 1, 1000));
+      curl_multi_poll(handle->multi(), nullptr, 0, wait_ms, nullptr);
+    }
+  }
+
+  // Ends the transfer (aborting it if unfinished: libcurl then closes its
+  // connection) and gives back the handle and the slot.
+  void Release() {
+    if (handle != nullptr) {
+      if (in_multi) curl_multi_remove_handle(handle->multi(), handle->get());
+      in_multi = false;
+      if (handle->get() != nullptr) DetachTransfer(handle->get());
+      client->ReturnHandle(std::move(handle));
+    }
+    if (header_list != nullptr) curl_slist_free_all(header_list);
+    header_list = nullptr;
+    if (holds_slot) client->slots_->Release();
+    holds_slot = false;
+  }
+
+  S3Client* client = nullptr;
+  S3Request request;
+  std::string url;
+  std::unique_ptr<S3Client::Handle> handle;
+  bool holds_slot = false;
+  bool in_multi = false;
+  curl_slist* header_list = nullptr;
+  char error_buffer[CURL_ERROR_SIZE] = {0};
+  TransferState state;
+  S3Response response;
+  bool done = false;
+  CURLcode curl_code = CURLE_OK;
+  std::string curl_error;
+  absl::Status failed;
+};
+
+S3BodyStream::S3BodyStream(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+S3BodyStream::~S3BodyStream() = default;
+
+const S3Response& S3BodyStream::response() const { return impl_->response; }
+
+absl::StatusOr<size_t> S3BodyStream::Read(std::span<uint8_t> out) {
+  Impl& s = *impl_;
+  TransferState& state = s.state;
+  if (out.empty() || !state.StreamsBody()) return 0;
+  if (state.spill_read < state.spill.size()) {
+    const size_t n = std::min(out.size(), state.spill.size() - state.spill_read);
+    std::memcpy(out.data(), state.spill.data() + state.spill_read, n);
+    state.spill_read += n;
+    return n;
+  }
+  if (!s.failed.ok()) return s.failed;
+  if (s.done) return 0;
+  state.out = out.data();
+  state.out_left = out.size();
+  if (state.paused) {
+    state.paused = false;
+    curl_easy_pause(s.curl(), CURLPAUSE_CONT);  // may hand the held write to `out` at once
+  }
+  const absl::Status pumped = s.Pump([&] { return state.out_left < out.size(); });
+  const size_t got = out.size() - state.out_left;
+  state.out = nullptr;
+  state.out_left = 0;
+  if (!pumped.ok()) {
+    s.failed =
+        absl::DeadlineExceededError(fmt::format("{}: {} after {} body bytes", s.client->Where(s.request),
+                                                std::string(pumped.message()), state.body_bytes));
+  } else if (s.done && s.curl_code != CURLE_OK) {
+    s.failed = absl::UnavailableError(s.client->Redact(fmt::format(
+        "{}: {} after {} body bytes", s.client->Where(s.request), s.curl_error, state.body_bytes)));
+  }
+  if (s.done || !s.failed.ok()) s.Release();
+  if (got > 0) return got;  // an error comes with the next call
+  if (!s.failed.ok()) return s.failed;
+  return 0;
+}
+
+absl::StatusOr<std::unique_ptr<S3BodyStream>> S3Client::SendStreaming(const S3Request& request) {
+  if (absl::Status valid = Validate(request); !valid.ok()) return valid;
+  if (request.method != "GET") {
+    return absl::InvalidArgumentError(fmt::format("{}: only a GET can be streamed", Where(request)));
+  }
+  const std::string url = UrlFor(request);
+  const int max_attempts = options_.retry.max_attempts;
+  for (int attempt = 1;; ++attempt) {
+    auto impl = std::make_unique<S3BodyStream::Impl>();
+    impl->client = this;
+    impl->request = request;
+    impl->url = url;
+    slots_->Acquire();
+    impl->holds_slot = true;
+    impl->handle = TakeHandle();
+    absl::Status pumped;
+    if (impl->Start(request)) {
+      TransferState& state = impl->state;
+      // A 2xx body is left for Read(); any other is read now, to judge it.
+      pumped = impl->Pump([&] { return state.final_headers && state.StreamsBody(); });
+    }
+    const bool last = attempt >= max_attempts;
+    if (impl->state.body_too_large) {
+      return absl::ResourceExhaustedError(fmt::format(
+          "{}: response body larger than {} bytes", Where(request),
+          request.max_response_bytes != 0 ? request.max_response_bytes : options_.max_response_bytes));
+    }
+    if (impl->state.headers_too_large) {
+      return absl::ResourceExhaustedError(
+          fmt::format("{}: response headers larger than {} bytes", Where(request), kMaxHeaderBytes));
+    }
+    if (!pumped.ok()) {
+      impl.reset();
+      if (!last) {
+        SleepBeforeRetry(request, attempt, std::string(pumped.message()));
+        continue;
+      }
+      return TransferError(request, CURLE_OPERATION_TIMEDOUT, std::string(pumped.message()), attempt);
+    }
+    if (impl->done && impl->curl_code != CURLE_OK) {
+      const CURLcode code = impl->curl_code;
+      const std::string error = impl->curl_error;
+      impl.reset();
+      if (IsRetryableCurlCode(code) && !last) {
+        SleepBeforeRetry(request, attempt, error);
+        continue;
+      }
+      return TransferError(request, code, error, attempt);
+    }
+    impl->response.status = impl->state.status;
+    impl->response.attempts = attempt;
+    if (!impl->state.StreamsBody()) {
+      impl->Release();
+      const long status = impl->response.status;
+      bool retryable = IsRetryableHttpStatus(status);
+      if (!retryable && status >= 400)
+        retryable = IsRetryableErrorCode(ParseS3ErrorBody(impl->response.body).code);
+      if (retryable && !last) {
+        SleepBeforeRetry(request, attempt, fmt::format("HTTP {}", status));
+        continue;
+      }
+    } else if (impl->done) {
+      impl->Release();  // the whole body is in already
+    }
+    return std::unique_ptr<S3BodyStream>(new S3BodyStream(std::move(impl)));
+  }
 }
 
 }  // namespace takedown

@@ -21,17 +21,24 @@
 // per client (a counting semaphore; further callers block). Easy handles (and
 // with them their open connections) are pooled and reused.
 //
-// Bounds: a response body longer than max_response_bytes (or the request's
-// own bound) aborts the transfer with ResourceExhausted; response headers are
-// bounded too. TLS peer and host verification are on unless verify_tls is
+// Streaming: SendStreaming() returns once a GET's response headers are in and
+// leaves a 2xx body in flight, for the caller to pull with S3BodyStream::Read()
+// on its own thread; the stream holds its concurrency slot until the body is
+// complete or the stream is destroyed.
+//
+// Bounds: a buffered response body (Send, and non-2xx answers to
+// SendStreaming) longer than max_response_bytes (or the request's own bound)
+// aborts the transfer with ResourceExhausted; a streamed 2xx body is bounded
+// by its Content-Length and by what the caller chooses to read; response
+// headers are bounded too. TLS peer and host verification are on unless verify_tls is
 // false; ca_file replaces the system CA bundle. Redirects are not followed.
 //
 // Secrets: neither the secret key nor the session token (nor the access key
 // id) ever appears in an error message or log line; server-provided error
 // text is truncated and scrubbed of them as well.
 //
-// Thread-safety: Send() and StatusOf() may be called from any number of
-// threads at once.
+// Thread-safety: Send(), SendStreaming() and StatusOf() may be called from
+// any number of threads at once.
 #pragma once
 
 #include <chrono>
@@ -39,6 +46,7 @@
 #include <cstdint>
 #include <memory>
 #include <random>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -136,6 +144,8 @@ std::string S3UriEncode(std::string_view raw, bool keep_slash);
 // encodes listing keys with encoding-type=url); false on a malformed escape.
 bool S3UriDecode(std::string_view encoded, bool plus_is_space, std::string* out);
 
+class S3BodyStream;
+
 class S3Client {
  public:
   // InvalidArgument for a malformed endpoint, empty region, unreadable
@@ -163,6 +173,16 @@ class S3Client {
   // Send, then StatusOf: the response only when it is a success.
   absl::StatusOr<S3Response> SendChecked(const S3Request& request);
 
+  // Sends a GET, retrying as Send() does until a response's headers arrive,
+  // and returns then. For a 2xx status the body stays in flight for the
+  // caller to Read(); the stream holds one concurrency slot (and its
+  // connection) until the body has been received or the stream is destroyed.
+  // For any other status the body has been read (bounded as for Send) into
+  // response().body and the slot released. Errors as Send. request_timeout
+  // bounds, for a stream, how long it waits without receiving anything (not
+  // the whole transfer, which may be long and paused while the caller works).
+  absl::StatusOr<std::unique_ptr<S3BodyStream>> SendStreaming(const S3Request& request);
+
   const std::string& endpoint() const { return endpoint_; }
   const S3ClientOptions& options() const { return options_; }
 
@@ -172,15 +192,25 @@ class S3Client {
   // Removes every credential value from `text`.
   std::string Redact(std::string text) const;
 
+  // How long to wait before the attempt after `failed_attempts` failures:
+  // uniformly random in [0, min(max_backoff, base_backoff * 2^(n-1))], for
+  // callers that retry on their own (a read resuming after a lost connection).
+  std::chrono::milliseconds Backoff(int failed_attempts);
+
  private:
+  friend class S3BodyStream;
   class Handle;
   class Semaphore;
   struct AttemptResult;
 
   S3Client(S3ClientOptions options, std::string scheme, std::string host);
 
+  // InvalidArgument for a request Send() must refuse.
+  absl::Status Validate(const S3Request& request) const;
   AttemptResult Attempt(const S3Request& request, const std::string& url, Handle& handle);
-  std::chrono::milliseconds Backoff(int failed_attempts);
+  // The Status of a transfer that failed in libcurl after `attempts` attempts.
+  absl::Status TransferError(const S3Request& request, int curl_code, const std::string& curl_error,
+                             int attempts) const;
   void SleepBeforeRetry(const S3Request& request, int failed_attempts, const std::string& reason);
   std::unique_ptr<Handle> TakeHandle();
   void ReturnHandle(std::unique_ptr<Handle> handle);
@@ -196,6 +226,41 @@ class S3Client {
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_handles_ ABSL_GUARDED_BY(mu_);
   std::mt19937_64 jitter_ ABSL_GUARDED_BY(mu_);
+};
+
+// S3BodyStream: the response to one GET sent with S3Client::SendStreaming,
+// whose 2xx body the caller pulls piece by piece. The transfer advances on the
+// calling thread inside Read() (libcurl's multi interface) and is paused
+// between calls, while the kernel's socket buffer goes on receiving: a caller
+// that works on what it read overlaps with the transfer without a thread or a
+// buffer of its own (at most one libcurl write, 16 KiB, is held here).
+// Destroying the stream early aborts the transfer (its connection is closed)
+// and returns its slot at once.
+//
+// Thread-safety: one thread at a time. Must not outlive its client.
+class S3BodyStream {
+ public:
+  ~S3BodyStream();
+  S3BodyStream(const S3BodyStream&) = delete;
+  S3BodyStream& operator=(const S3BodyStream&) = delete;
+
+  // The final response's status and headers (lowercase names); for a non-2xx
+  // status also its body.
+  const S3Response& response() const;
+
+  // Up to out.size() bytes of a 2xx body, waiting until at least one byte is
+  // in; 0 once the body has been received in full (and always for a non-2xx
+  // response). Errors end the stream: Unavailable when the connection failed
+  // or closed before Content-Length bytes, DeadlineExceeded when nothing
+  // arrived for request_timeout.
+  absl::StatusOr<size_t> Read(std::span<uint8_t> out);
+
+ private:
+  friend class S3Client;
+  struct Impl;
+  explicit S3BodyStream(std::unique_ptr<Impl> impl);
+
+  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace takedown

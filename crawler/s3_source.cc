@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "common/status_macros.h"
 #include "crawler/s3_xml.h"
@@ -62,57 +63,111 @@ absl::Status ValidateBucket(const std::string& bucket, S3Addressing addressing) 
   return absl::OkStatus();
 }
 
-// Reads one object in ranged GETs of `chunk` bytes, all pinned to one ETag.
+// Reads one object through streaming GETs (S3Client::SendStreaming), all
+// pinned to one ETag (and to one version id when the ref carries one). The
+// bytes go from libcurl straight into the caller's buffer; the transfer
+// advances inside Read() and waits, paused, while the caller works.
+//
+// With `chunk` 0 one GET reads the whole object; otherwise each GET asks for
+// at most `chunk` bytes (Range). A GET whose body breaks off (connection lost,
+// stalled, closed short) is resumed where it stopped with a ranged GET
+// carrying If-Match, after a backoff, up to the client's max_attempts times
+// in a row without progress.
 class S3ObjectReader final : public ObjectReader {
  public:
-  // `listed_size`: the size the listing gave; objects listed smaller than a
-  // chunk are fetched with one plain GET (no Range), which also spares the
+  // `listed_size`: the size the listing gave; an object listed smaller than a
+  // chunk is fetched with one plain GET (no Range), which also spares the
   // many servers that mishandle ranges of empty objects.
-  S3ObjectReader(S3Client& client, std::string source_id, std::string bucket, std::string key,
-                 std::string pinned_etag, uint64_t listed_size, uint64_t chunk)
-      : client_(client),
+  S3ObjectReader(std::shared_ptr<S3Client> client, std::string source_id, std::string bucket, std::string key,
+                 std::string pinned_etag, std::string version_id, uint64_t listed_size, uint64_t chunk)
+      : client_(std::move(client)),
         source_id_(std::move(source_id)),
         bucket_(std::move(bucket)),
         key_(std::move(key)),
-        etag_(std::move(pinned_etag)),
+        version_id_(std::move(version_id)),
         chunk_(chunk),
-        whole_first_(listed_size < chunk) {}
+        whole_first_(chunk == 0 || listed_size < chunk),
+        etag_(std::move(pinned_etag)) {}
 
-  // Fetches the next chunk into buffer_. Sets eof_ when the object ends.
-  absl::Status Fetch() {
+  // Sends the first GET, so Open() reports a vanished or changed object.
+  absl::Status Start() { return OpenAtOffset(); }
+
+  absl::StatusOr<size_t> Read(std::span<uint8_t> out) override {
+    if (!failed_.ok()) return failed_;
+    if (out.empty()) return 0;
+    while (true) {
+      if (stream_ == nullptr) {
+        if (eof_) return 0;
+        absl::Status opened = OpenAtOffset();
+        if (!opened.ok()) return Fail(opened);
+        continue;
+      }
+      absl::StatusOr<size_t> n = stream_->Read(out);
+      if (n.ok() && *n > 0) {
+        offset_ += *n;
+        if (offset_ > range_end_) {
+          return Fail(absl::DataLossError(fmt::format("{}: {}: GET returned more than the {} bytes announced",
+                                                      source_id_, Shorten(key_), range_end_)));
+        }
+        failures_ = 0;
+        return *n;
+      }
+      stream_.reset();
+      if (n.ok() && offset_ == range_end_) {
+        // This GET's range is done; the object too, or the next GET follows.
+        if (offset_ >= total_) eof_ = true;
+        continue;
+      }
+      absl::Status broken =
+          n.ok() ? absl::UnavailableError(fmt::format("{}: {}: GET ended at byte {} of {}", source_id_,
+                                                      Shorten(key_), offset_, range_end_))
+                 : n.status();
+      const bool retryable = broken.code() == absl::StatusCode::kUnavailable ||
+                             broken.code() == absl::StatusCode::kDeadlineExceeded;
+      if (!retryable || ++failures_ >= client_->options().retry.max_attempts) {
+        return Fail(Annotate(broken, fmt::format("{}: {}: reading at byte {} (attempt {})", source_id_,
+                                                 Shorten(key_), offset_, failures_)));
+      }
+      std::this_thread::sleep_for(client_->Backoff(failures_));
+    }
+  }
+
+ private:
+  absl::Status Fail(absl::Status status) {
+    failed_ = std::move(status);
+    stream_.reset();
+    return failed_;
+  }
+
+  // Sends the GET for the bytes from offset_ on and checks its headers.
+  absl::Status OpenAtOffset() {
     S3Request request;
     request.operation = "GetObject";
     request.method = "GET";
     request.bucket = bucket_;
     request.key = key_;
+    if (!version_id_.empty()) request.query.emplace_back("versionId", version_id_);
     const bool ranged = !(whole_first_ && offset_ == 0);
-    if (ranged)
-      request.headers.emplace_back("Range", fmt::format("bytes={}-{}", offset_, offset_ + chunk_ - 1));
-    if (!etag_.empty()) request.headers.emplace_back("If-Match", "\"" + etag_ + "\"");
-    request.max_response_bytes = chunk_;
-    buffer_.clear();
-    position_ = 0;
-    absl::StatusOr<S3Response> sent = client_.Send(request);
-    if (!ranged && sent.status().code() == absl::StatusCode::kResourceExhausted) {
-      return absl::FailedPreconditionError(
-          fmt::format("{}: {}: object changed since it was listed (now larger than {} bytes); the next sweep "
-                      "reads the new "
-                      "version",
-                      source_id_, Shorten(key_), chunk_));
+    if (ranged) {
+      request.headers.emplace_back("Range", chunk_ == 0
+                                                ? fmt::format("bytes={}-", offset_)
+                                                : fmt::format("bytes={}-{}", offset_, offset_ + chunk_ - 1));
     }
-    if (!sent.ok()) return sent.status();
-    S3Response& response = *sent;
+    if (!etag_.empty()) request.headers.emplace_back("If-Match", "\"" + etag_ + "\"");
+    ASSIGN_OR_RETURN(std::unique_ptr<S3BodyStream> stream, client_->SendStreaming(request));
+    const S3Response& response = stream->response();
     if (response.status == 416 && offset_ == 0) {
       // A range of an empty object is unsatisfiable: the object has no bytes.
       RETURN_IF_ERROR(CheckEtag(response));
       eof_ = true;
       return absl::OkStatus();
     }
-    absl::Status status = client_.StatusOf(request, response);
+    absl::Status status = client_->StatusOf(request, response);
     if (!status.ok()) {
       if (status.code() == absl::StatusCode::kNotFound) {
-        return absl::NotFoundError(fmt::format("{}: {}: object vanished after listing ({})", source_id_,
-                                               Shorten(key_), std::string(status.message())));
+        return absl::NotFoundError(fmt::format("{}: {}: object {}vanished after listing ({})", source_id_,
+                                               Shorten(key_), version_id_.empty() ? "" : "version ",
+                                               std::string(status.message())));
       }
       if (response.status == 412) return ChangedError();
       return status;
@@ -120,50 +175,39 @@ class S3ObjectReader final : public ObjectReader {
     RETURN_IF_ERROR(CheckEtag(response));
     if (response.status == 206) {
       uint64_t first = 0, last = 0, total = 0;
-      if (!ParseContentRange(response.Header("content-range"), &first, &last, &total) || first != offset_ ||
-          last - first + 1 != response.body.size()) {
+      if (!ParseContentRange(response.Header("content-range"), &first, &last, &total) || first != offset_) {
         return absl::DataLossError(
             fmt::format("{}: {}: GET returned a malformed or unexpected Content-Range '{}'", source_id_,
                         Shorten(key_), Shorten(response.Header("content-range"), 80)));
       }
+      if (offset_ != 0 && total != total_) {
+        // Another length under the same (or no) ETag: a store ignoring
+        // If-Match; these bytes would not belong to one version.
+        return ChangedError();
+      }
       total_ = total;
-      offset_ += response.body.size();
-      eof_ = offset_ >= total_;
+      range_end_ = last + 1;
     } else if (response.status == 200 && offset_ == 0) {
-      // A plain GET, or a server that ignored Range: the whole object, which
-      // fit in one chunk.
-      offset_ = response.body.size();
-      eof_ = true;
+      // A plain GET, or a server that ignored Range: the whole object.
+      uint64_t length = 0;
+      if (!ParseUint64(response.Header("content-length"), &length)) {
+        return absl::DataLossError(
+            fmt::format("{}: {}: GET gave no valid Content-Length", source_id_, Shorten(key_)));
+      }
+      total_ = length;
+      range_end_ = length;
     } else {
-      return absl::DataLossError(fmt::format("{}: {}: unexpected HTTP {} to a ranged GET at offset {}",
-                                             source_id_, Shorten(key_), response.status, offset_));
+      return absl::DataLossError(fmt::format("{}: {}: unexpected HTTP {} to a GET at offset {}", source_id_,
+                                             Shorten(key_), response.status, offset_));
     }
-    if (response.body.empty() && !eof_) {
-      return absl::DataLossError(
-          fmt::format("{}: {}: empty range at offset {} of {}", source_id_, Shorten(key_), offset_, total_));
+    if (offset_ >= range_end_) {
+      eof_ = true;  // an empty object
+      return absl::OkStatus();
     }
-    buffer_ = std::move(response.body);
+    stream_ = std::move(stream);
     return absl::OkStatus();
   }
 
-  absl::StatusOr<size_t> Read(std::span<uint8_t> out) override {
-    if (!failed_.ok()) return failed_;
-    if (out.empty()) return 0;
-    while (position_ == buffer_.size()) {
-      if (eof_) return 0;
-      absl::Status status = Fetch();
-      if (!status.ok()) {
-        failed_ = status;
-        return status;
-      }
-    }
-    const size_t n = std::min(out.size(), buffer_.size() - position_);
-    std::memcpy(out.data(), buffer_.data() + position_, n);
-    position_ += n;
-    return n;
-  }
-
- private:
   absl::Status ChangedError() const {
     return absl::FailedPreconditionError(fmt::format(
         "{}: {}: object changed since it was listed (ETag no longer {}); the next sweep reads the new "
@@ -174,7 +218,7 @@ class S3ObjectReader final : public ObjectReader {
   absl::Status CheckEtag(const S3Response& response) {
     std::string got = NormalizeEtag(response.Header("etag"));
     if (etag_.empty()) {
-      etag_ = got;  // pin every later chunk to the first response's version
+      etag_ = got;  // pin every later GET to the first response's version
       return absl::OkStatus();
     }
     if (!got.empty() && got != etag_) return ChangedError();
@@ -192,18 +236,22 @@ class S3ObjectReader final : public ObjectReader {
            ParseUint64(value.substr(slash + 1), total) && *first <= *last && *last < *total;
   }
 
-  S3Client& client_;
+  // Constant after construction.
+  const std::shared_ptr<S3Client> client_;
   const std::string source_id_;
   const std::string bucket_;
   const std::string key_;
-  std::string etag_;
+  const std::string version_id_;
   const uint64_t chunk_;
   const bool whole_first_;
-  std::string buffer_;
-  size_t position_ = 0;
-  uint64_t offset_ = 0;
-  uint64_t total_ = 0;
+
+  std::string etag_;
+  std::unique_ptr<S3BodyStream> stream_;  // the GET being read, if any
+  uint64_t offset_ = 0;                   // bytes returned so far
+  uint64_t range_end_ = 0;                // end of the current GET's bytes
+  uint64_t total_ = 0;                    // the object's size
   bool eof_ = false;
+  int failures_ = 0;  // consecutive broken GETs without a byte read
   absl::Status failed_;
 };
 
@@ -215,6 +263,21 @@ std::string NormalizeEtag(std::string_view etag) {
   return std::string(etag);
 }
 
+std::string S3RefVersion(std::string_view etag, std::string_view version_id) {
+  std::string version = NormalizeEtag(etag);
+  if (!version_id.empty() && version_id != "null") {
+    version += '@';
+    version += version_id;
+  }
+  return version;
+}
+
+std::pair<std::string, std::string> SplitS3RefVersion(std::string_view version) {
+  const size_t at = version.rfind('@');
+  if (at == std::string_view::npos) return {std::string(version), std::string()};
+  return {std::string(version.substr(0, at)), std::string(version.substr(at + 1))};
+}
+
 S3Source::S3Source(S3SourceOptions options, std::shared_ptr<S3Client> client)
     : id_(std::move(options.id)),
       bucket_(std::move(options.bucket)),
@@ -222,6 +285,7 @@ S3Source::S3Source(S3SourceOptions options, std::shared_ptr<S3Client> client)
       page_size_(options.page_size),
       read_chunk_bytes_(options.read_chunk_bytes),
       verify_listed_etag_(options.verify_listed_etag),
+      list_versions_(options.list_versions),
       quarantine_bucket_(std::move(options.quarantine_bucket)),
       quarantine_prefix_(std::move(options.quarantine_prefix)),
       quarantine_in_source_(quarantine_bucket_.empty() || quarantine_bucket_ == bucket_),
@@ -255,9 +319,11 @@ absl::StatusOr<std::unique_ptr<S3Source>> S3Source::CreateWithClient(S3SourceOpt
     return absl::InvalidArgumentError(
         fmt::format("{}: page_size {} must be 1..1000", where, options.page_size));
   }
-  if (options.read_chunk_bytes < kMinChunkBytes || options.read_chunk_bytes > kMaxChunkBytes) {
-    return absl::InvalidArgumentError(fmt::format("{}: read_chunk_bytes {} must be {}..{}", where,
-                                                  options.read_chunk_bytes, kMinChunkBytes, kMaxChunkBytes));
+  if (options.read_chunk_bytes != 0 &&
+      (options.read_chunk_bytes < kMinChunkBytes || options.read_chunk_bytes > kMaxChunkBytes)) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}: read_chunk_bytes {} must be 0 (one GET per object) or {}..{}", where,
+                    options.read_chunk_bytes, kMinChunkBytes, kMaxChunkBytes));
   }
   const bool same_bucket = options.quarantine_bucket.empty() || options.quarantine_bucket == options.bucket;
   if (same_bucket && options.quarantine_prefix.empty()) {
@@ -275,7 +341,47 @@ int S3Source::CompareKeys(std::string_view a, std::string_view b) const {
   return a.size() < b.size() ? -1 : 1;
 }
 
+std::optional<ObjectRef> S3Source::ListedRef(std::string key, std::optional<uint64_t> size,
+                                             std::string_view etag, std::string_view version_id,
+                                             ListingSink& sink) const {
+  if (key.size() > kMaxKeyBytes) {
+    sink.OnSkipped(Shorten(key), fmt::format("listing gave a key longer than {} bytes", kMaxKeyBytes));
+    return std::nullopt;
+  }
+  if (!size.has_value()) {
+    sink.OnSkipped(key, "listing gave no valid Size");
+    return std::nullopt;
+  }
+  if (*size == 0 && key.ends_with('/')) {
+    sink.OnSkipped(key, "folder marker (zero-byte key ending in '/')");
+    return std::nullopt;
+  }
+  std::string normalized = NormalizeEtag(etag);
+  if (normalized.empty()) {
+    sink.OnSkipped(key, "listing gave no ETag, so changes could not be detected");
+    return std::nullopt;
+  }
+  if (list_versions_) {
+    // '@' separates the ETag from the version id in ObjectRef.version.
+    if (normalized.find('@') != std::string::npos || version_id.find('@') != std::string_view::npos) {
+      sink.OnSkipped(key, "listing gave an ETag or version id containing '@'");
+      return std::nullopt;
+    }
+    if (version_id.size() > kMaxVersionIdBytes) {
+      sink.OnSkipped(key, fmt::format("listing gave a version id longer than {} bytes", kMaxVersionIdBytes));
+      return std::nullopt;
+    }
+  }
+  ObjectRef ref;
+  ref.source_id = id_;
+  ref.key = std::move(key);
+  ref.version = list_versions_ ? S3RefVersion(normalized, version_id) : std::move(normalized);
+  ref.size = *size;
+  return ref;
+}
+
 absl::Status S3Source::List(std::string_view after, ListingSink& sink) {
+  if (list_versions_) return ListLatestVersions(after, sink);
   std::string last_key(after);
   std::string token;
   std::string previous_token;
@@ -330,25 +436,11 @@ absl::Status S3Source::List(std::string_view after, ListingSink& sink) {
       if (!std::string_view(key).starts_with(prefix_)) continue;
       if (quarantine_in_source_ && std::string_view(key).starts_with(quarantine_prefix_)) continue;
       uint64_t size = 0;
-      if (!ParseUint64(entry.ChildText("Size"), &size)) {
-        sink.OnSkipped(key, "listing gave no valid Size");
-        continue;
-      }
-      if (size == 0 && key.ends_with('/')) {
-        sink.OnSkipped(key, "folder marker (zero-byte key ending in '/')");
-        continue;
-      }
-      std::string etag = NormalizeEtag(entry.ChildText("ETag"));
-      if (etag.empty()) {
-        sink.OnSkipped(key, "listing gave no ETag, so changes could not be detected");
-        continue;
-      }
-      ObjectRef ref;
-      ref.source_id = id_;
-      ref.key = std::move(key);
-      ref.version = std::move(etag);
-      ref.size = size;
-      if (!sink.OnObject(std::move(ref))) return absl::OkStatus();
+      std::optional<uint64_t> listed_size;
+      if (ParseUint64(entry.ChildText("Size"), &size)) listed_size = size;
+      std::optional<ObjectRef> ref =
+          ListedRef(std::move(key), listed_size, entry.ChildText("ETag"), "", sink);
+      if (ref.has_value() && !sink.OnObject(std::move(*ref))) return absl::OkStatus();
     }
     if (root->ChildText("IsTruncated") != "true") return absl::OkStatus();
     previous_token = std::move(token);
@@ -372,6 +464,100 @@ absl::Status S3Source::List(std::string_view after, ListingSink& sink) {
   }
 }
 
+absl::Status S3Source::ListLatestVersions(std::string_view after, ListingSink& sink) {
+  // The listing resumes strictly after key_marker (within that key, after
+  // version_marker when set). The versions of one key come newest first, so
+  // once a key's latest entry is seen its other versions can be skipped by
+  // continuing after the key itself.
+  std::string key_marker(after);
+  std::string version_marker;
+  // The key whose entries are being read, and whether its latest entry was
+  // seen (listed, or a delete marker: not listed).
+  std::string current_key(after);
+  bool current_decided = true;
+  int empty_pages = 0;
+  while (true) {
+    S3Request request;
+    request.operation = "ListObjectVersions";
+    request.bucket = bucket_;
+    request.query = {{"versions", ""}, {"max-keys", std::to_string(page_size_)}};
+    if (!prefix_.empty()) request.query.emplace_back("prefix", prefix_);
+    if (!key_marker.empty()) request.query.emplace_back("key-marker", key_marker);
+    if (!version_marker.empty()) request.query.emplace_back("version-id-marker", version_marker);
+    ASSIGN_OR_RETURN(S3Response response, client_->SendChecked(request));
+    absl::StatusOr<S3VersionPage> page = ParseListVersionsResult(response.body);
+    if (!page.ok()) {
+      return absl::DataLossError(
+          fmt::format("S3 source '{}': ListObjectVersions of s3://{} at {} gave no valid ListVersionsResult "
+                      "({}); does the "
+                      "endpoint list object versions? Otherwise turn list_versions off",
+                      id_, bucket_, client_->endpoint(), std::string(page.status().message())));
+    }
+    bool progressed = false;
+    for (S3VersionEntry& entry : page->entries) {
+      std::string key = std::move(entry.key);
+      if (page->url_encoded) {
+        std::string decoded;
+        if (!S3UriDecode(key, /*plus_is_space=*/true, &decoded)) {
+          sink.OnSkipped(Shorten(key), "listing gave a malformed url-encoded key");
+          continue;
+        }
+        key = std::move(decoded);
+      }
+      if (CompareKeys(key, after) <= 0) continue;  // the server ignored key-marker
+      const int order = CompareKeys(key, current_key);
+      if (order < 0) {
+        return absl::DataLossError(fmt::format(
+            "S3 source '{}': ListObjectVersions of s3://{} at {} returned key '{}' after '{}': S3 lists keys "
+            "in ascending UTF-8 byte order, and resuming safely depends on it; this endpoint cannot be swept",
+            id_, bucket_, client_->endpoint(), Shorten(key), Shorten(current_key)));
+      }
+      if (order > 0) {
+        current_key = key;
+        current_decided = false;
+        progressed = true;
+      }
+      if (current_decided || !entry.is_latest) continue;  // a noncurrent version
+      current_decided = true;
+      if (entry.delete_marker) continue;  // deleted: nothing to read
+      if (!std::string_view(key).starts_with(prefix_)) continue;
+      if (quarantine_in_source_ && std::string_view(key).starts_with(quarantine_prefix_)) continue;
+      std::optional<ObjectRef> ref =
+          ListedRef(std::move(key), entry.size, entry.etag, entry.version_id, sink);
+      if (ref.has_value() && !sink.OnObject(std::move(*ref))) return absl::OkStatus();
+    }
+    if (!page->truncated) return absl::OkStatus();
+    std::string next_key = current_key;
+    std::string next_version;
+    if (!current_decided || current_key.empty()) {
+      // Inside a key whose latest entry has not come yet (or nothing seen):
+      // only the server's markers say where to go on.
+      next_key = page->next_key_marker;
+      next_version = page->next_version_id_marker;
+      if (page->url_encoded) {
+        std::string decoded;
+        if (!S3UriDecode(next_key, /*plus_is_space=*/true, &decoded)) decoded.clear();
+        next_key = std::move(decoded);
+      }
+    }
+    if (next_key.empty() || (next_key == key_marker && next_version == version_marker)) {
+      return absl::DataLossError(
+          fmt::format("S3 source '{}': ListObjectVersions of s3://{} at {} is truncated but gives no marker "
+                      "past key '{}'",
+                      id_, bucket_, client_->endpoint(), Shorten(key_marker)));
+    }
+    if (!progressed && ++empty_pages > kMaxEmptyPages) {
+      return absl::DataLossError(fmt::format(
+          "S3 source '{}': ListObjectVersions of s3://{} at {} keeps returning truncated pages without new "
+          "keys",
+          id_, bucket_, client_->endpoint()));
+    }
+    if (progressed) empty_pages = 0;
+    key_marker = std::move(next_key);
+    version_marker = std::move(next_version);
+  }
+}
+
 absl::Status S3Source::CheckRef(const ObjectRef& ref) const {
   if (ref.source_id != id_) {
     return absl::InvalidArgumentError(
@@ -389,7 +575,13 @@ absl::Status S3Source::CheckRef(const ObjectRef& ref) const {
 }
 
 std::string S3Source::PinnedEtag(const ObjectRef& ref) const {
-  return verify_listed_etag_ ? NormalizeEtag(ref.version) : std::string();
+  if (!verify_listed_etag_) return std::string();
+  return NormalizeEtag(list_versions_ ? SplitS3RefVersion(ref.version).first : ref.version);
+}
+
+std::string S3Source::PinnedVersionId(const ObjectRef& ref) const {
+  if (!verify_listed_etag_ || !list_versions_) return std::string();
+  return SplitS3RefVersion(ref.version).second;
 }
 
 std::string S3Source::QuarantineBucket() const {
@@ -398,9 +590,14 @@ std::string S3Source::QuarantineBucket() const {
 
 absl::StatusOr<std::unique_ptr<ObjectReader>> S3Source::Open(const ObjectRef& ref) {
   RETURN_IF_ERROR(CheckRef(ref));
-  auto reader = std::make_unique<S3ObjectReader>(*client_, id_, bucket_, ref.key, PinnedEtag(ref), ref.size,
-                                                 read_chunk_bytes_);
-  RETURN_IF_ERROR(reader->Fetch());
+  std::string version_id = PinnedVersionId(ref);
+  if (version_id.size() > kMaxVersionIdBytes) {
+    return absl::InvalidArgumentError(fmt::format("S3 source '{}': {}: version id longer than {} bytes", id_,
+                                                  Shorten(ref.key), kMaxVersionIdBytes));
+  }
+  auto reader = std::make_unique<S3ObjectReader>(client_, id_, bucket_, ref.key, PinnedEtag(ref),
+                                                 std::move(version_id), ref.size, read_chunk_bytes_);
+  RETURN_IF_ERROR(reader->Start());
   return std::unique_ptr<ObjectReader>(std::move(reader));
 }
 
@@ -440,6 +637,17 @@ absl::StatusOr<ObjectRef> S3Source::Stat(std::string_view key) {
     return absl::FailedPreconditionError(
         fmt::format("S3 source '{}': HeadObject of s3://{}/{} gave no ETag, so changes could not be detected",
                     id_, bucket_, Shorten(key)));
+  }
+  if (list_versions_) {
+    const std::string version_id = response.Header("x-amz-version-id");
+    if (ref.version.find('@') != std::string::npos || version_id.find('@') != std::string::npos ||
+        version_id.size() > kMaxVersionIdBytes) {
+      return absl::FailedPreconditionError(fmt::format(
+          "S3 source '{}': HeadObject of s3://{}/{} gave an ETag or version id containing '@' or a version "
+          "id over {} bytes",
+          id_, bucket_, Shorten(key), kMaxVersionIdBytes));
+    }
+    ref.version = S3RefVersion(ref.version, version_id);
   }
   ref.size = size;
   return ref;

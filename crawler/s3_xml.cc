@@ -1,5 +1,6 @@
 #include "crawler/s3_xml.h"
 
+#include <charconv>
 #include <cstdint>
 #include <utility>
 
@@ -235,6 +236,47 @@ std::string XmlElement::ChildText(std::string_view child_name) const {
 }
 
 absl::StatusOr<XmlElement> ParseS3Xml(std::string_view document) { return Parser(document).Parse(); }
+
+absl::StatusOr<S3VersionPage> ParseListVersionsResult(std::string_view document) {
+  absl::StatusOr<XmlElement> root = ParseS3Xml(document);
+  if (!root.ok()) return root.status();
+  if (root->name != "ListVersionsResult") {
+    return absl::InvalidArgumentError(
+        fmt::format("expected a <ListVersionsResult>, got <{}>", root->name.substr(0, 40)));
+  }
+  S3VersionPage page;
+  const std::string truncated = root->ChildText("IsTruncated");
+  if (truncated == "true") {
+    page.truncated = true;
+  } else if (!truncated.empty() && truncated != "false") {
+    return absl::InvalidArgumentError(
+        fmt::format("IsTruncated '{}' is neither true nor false", truncated.substr(0, 40)));
+  }
+  page.url_encoded = root->ChildText("EncodingType") == "url";
+  page.next_key_marker = root->ChildText("NextKeyMarker");
+  page.next_version_id_marker = root->ChildText("NextVersionIdMarker");
+  for (const XmlElement& child : root->children) {
+    const bool delete_marker = child.name == "DeleteMarker";
+    if (!delete_marker && child.name != "Version") continue;
+    if (page.entries.size() >= kMaxVersionEntriesPerPage) {
+      return absl::InvalidArgumentError(
+          fmt::format("more than {} versions and delete markers in one page", kMaxVersionEntriesPerPage));
+    }
+    S3VersionEntry& entry = page.entries.emplace_back();
+    entry.delete_marker = delete_marker;
+    entry.key = child.ChildText("Key");
+    entry.version_id = child.ChildText("VersionId");
+    entry.is_latest = child.ChildText("IsLatest") == "true";
+    entry.last_modified = child.ChildText("LastModified");
+    if (delete_marker) continue;
+    entry.etag = child.ChildText("ETag");
+    const std::string size = child.ChildText("Size");
+    uint64_t value = 0;
+    auto [end, error] = std::from_chars(size.data(), size.data() + size.size(), value);
+    if (!size.empty() && error == std::errc() && end == size.data() + size.size()) entry.size = value;
+  }
+  return page;
+}
 
 std::string XmlEscape(std::string_view text) {
   std::string out;

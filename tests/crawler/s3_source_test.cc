@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -408,6 +409,21 @@ class FaultProxy {
   void SetForwardDelay(std::chrono::milliseconds delay) {
     absl::MutexLock lock(&mu_);
     forward_delay_ = delay;
+    undelayed_left_ = 0;
+  }
+  // Delays only the requests forwarded after the first `undelayed` ones from
+  // now on.
+  void SetForwardDelayAfter(int undelayed, std::chrono::milliseconds delay) {
+    absl::MutexLock lock(&mu_);
+    forward_delay_ = delay;
+    undelayed_left_ = undelayed;
+  }
+  // The next `n` forwarded responses are cut off (the connection closed,
+  // 300 ms later) after their head and `body_bytes` bytes of body.
+  void CutNextResponses(int n, size_t body_bytes) {
+    absl::MutexLock lock(&mu_);
+    cuts_left_ = n;
+    cut_body_bytes_ = body_bytes;
   }
   int faults_served() {
     absl::MutexLock lock(&mu_);
@@ -485,6 +501,7 @@ class FaultProxy {
     std::string canned;
     bool fault = false;
     std::chrono::milliseconds delay{0};
+    std::optional<size_t> cut;
     {
       absl::MutexLock lock(&mu_);
       if (!request.empty() && faults_left_ > 0) {
@@ -494,7 +511,15 @@ class FaultProxy {
         canned = canned_;
       } else if (!request.empty()) {
         ++forwarded_;
-        delay = forward_delay_;
+        if (undelayed_left_ > 0) {
+          --undelayed_left_;
+        } else {
+          delay = forward_delay_;
+        }
+        if (cuts_left_ > 0) {
+          --cuts_left_;
+          cut = cut_body_bytes_;
+        }
         requests_.push_back(request);
       }
     }
@@ -509,17 +534,23 @@ class FaultProxy {
         absl::MutexLock lock(&mu_);
         max_in_flight_ = std::max(max_in_flight_, ++in_flight_);
       }
-      std::this_thread::sleep_for(delay);
+      // In steps, so the destructor need not wait out a long delay.
+      const auto until = std::chrono::steady_clock::now() + delay;
+      while (!stop_ && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
       {
         absl::MutexLock lock(&mu_);
         --in_flight_;
       }
-      Forward(fd, request);
+      if (!stop_) Forward(fd, request, cut);
     }
     close(fd);
   }
 
-  void Forward(int client_fd, std::string request) {
+  // Copies the upstream response to the client; with `cut`, only its head
+  // and that many bytes of its body.
+  void Forward(int client_fd, std::string request, std::optional<size_t> cut) {
     size_t head_end = request.find("\r\n\r\n");
     request.insert(head_end + 2, "Connection: close\r\n");
     int up = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -529,9 +560,30 @@ class FaultProxy {
     addr.sin_port = htons(static_cast<uint16_t>(upstream_port_));
     if (connect(up, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 && WriteAll(up, request)) {
       char buffer[65536];
+      std::string head;  // until the end of the head is seen, with `cut`
+      size_t allowed = SIZE_MAX;
       while (true) {
         ssize_t n = recv(up, buffer, sizeof(buffer), 0);
-        if (n <= 0 || !WriteAll(client_fd, std::string_view(buffer, static_cast<size_t>(n)))) break;
+        if (n <= 0) break;
+        std::string_view piece(buffer, static_cast<size_t>(n));
+        if (cut.has_value() && allowed == SIZE_MAX) {
+          head.append(piece);
+          const size_t end = head.find("\r\n\r\n");
+          if (end == std::string::npos) continue;
+          allowed = end + 4 + *cut;
+          piece = std::string_view(head).substr(0, std::min(head.size(), allowed));
+          allowed -= piece.size();
+        } else if (cut.has_value()) {
+          piece = piece.substr(0, std::min(piece.size(), allowed));
+          allowed -= piece.size();
+        }
+        if (!WriteAll(client_fd, piece)) break;
+        if (cut.has_value() && allowed == 0) {
+          // Linger before closing, so the client sees the head (and returns
+          // the stream) before it sees the connection break.
+          for (int i = 0; i < 60 && !stop_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+          break;
+        }
       }
     }
     close(up);
@@ -551,6 +603,9 @@ class FaultProxy {
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   int max_in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   std::chrono::milliseconds forward_delay_ ABSL_GUARDED_BY(mu_){0};
+  int undelayed_left_ ABSL_GUARDED_BY(mu_) = 0;
+  int cuts_left_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t cut_body_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> requests_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -980,6 +1035,265 @@ TEST_F(S3ServerTest, StreamsAMultiMiBObjectInChunksWithTheRightSha256) {
   EXPECT_EQ((*reader)->Read(std::span<uint8_t>()).value(), 0u);
 }
 
+std::string RandomBytes(size_t size, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string data(size, '\0');
+  for (char& c : data) c = static_cast<char>(rng() & 0xFF);
+  return data;
+}
+
+// Reads to the end with buffers of seeded, varying sizes (from one byte to
+// more than a chunk), so reads straddle chunk boundaries in every way.
+absl::StatusOr<std::string> ReadAllVarying(ObjectReader& reader, uint64_t seed) {
+  static constexpr size_t kSizes[] = {1, 7, 4096, 65535, 65536, 65537, 200'000};
+  std::mt19937_64 rng(seed);
+  std::string out;
+  std::vector<uint8_t> buffer(200'000);
+  while (true) {
+    const size_t want = kSizes[rng() % std::size(kSizes)];
+    absl::StatusOr<size_t> n = reader.Read(std::span<uint8_t>(buffer.data(), want));
+    if (!n.ok()) return n.status();
+    if (*n == 0) return out;
+    if (*n > want) return absl::InternalError("Read returned more than asked");
+    out.append(reinterpret_cast<const char*>(buffer.data()), *n);
+  }
+}
+
+// Reads exactly `size` bytes (fewer only at the end of the object).
+absl::StatusOr<std::string> ReadExactly(ObjectReader& reader, size_t size) {
+  std::string out;
+  std::vector<uint8_t> buffer(size);
+  while (out.size() < size) {
+    absl::StatusOr<size_t> n = reader.Read(std::span<uint8_t>(buffer.data(), size - out.size()));
+    if (!n.ok()) return n.status();
+    if (*n == 0) break;
+    out.append(reinterpret_cast<const char*>(buffer.data()), *n);
+  }
+  return out;
+}
+
+constexpr uint64_t kSmallChunk = 64 * 1024;  // the smallest read_chunk_bytes
+
+TEST_F(S3ServerTest, ReaderReturnsEveryByteInOrderInOneGetOrInChunks) {
+  const std::string bucket = NewBucket();
+  struct Case {
+    std::string key;
+    size_t size;
+    int chunked_gets;  // GETs with 64 KiB chunks: one per chunk, none past the end
+  };
+  const std::vector<Case> cases = {
+      {"exact-multiple", 4 * kSmallChunk, 4},
+      {"large-ragged", 47 * kSmallChunk + 333, 48},  // larger than the socket buffers on the way
+      {"one-byte-over", kSmallChunk + 1, 2},
+      {"one-byte-under", kSmallChunk - 1, 1},  // listed smaller than a chunk: one plain GET
+  };
+  std::map<std::string, std::string> data;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    data[cases[i].key] = RandomBytes(cases[i].size, 1000 + i);
+    Put(bucket, cases[i].key, data[cases[i].key]);
+  }
+  FaultProxy counter(PortOf(endpoint_));
+  auto client = std::shared_ptr<S3Client>(S3Client::Create(TestClientOptions(counter.endpoint())).value());
+  for (const uint64_t chunk : {uint64_t{0}, kSmallChunk}) {
+    auto source = MakeSource(
+        bucket, [&](S3SourceOptions& o) { o.read_chunk_bytes = chunk; }, client);
+    CollectingSink sink;
+    ASSERT_OK(source->List("", sink));
+    ASSERT_THAT(sink.objects, SizeIs(cases.size()));
+    for (const ObjectRef& ref : sink.objects) {
+      SCOPED_TRACE(fmt::format("{}, read_chunk_bytes {}", ref.key, chunk));
+      const Case& c =
+          *std::find_if(cases.begin(), cases.end(), [&](const Case& x) { return x.key == ref.key; });
+      const int before = counter.forwarded();
+      absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source->Open(ref);
+      ASSERT_TRUE(reader.ok()) << reader.status();
+      absl::StatusOr<std::string> read = ReadAllVarying(**reader, c.size);
+      ASSERT_TRUE(read.ok()) << read.status();
+      ASSERT_EQ(read->size(), c.size);
+      EXPECT_TRUE(*read == data[ref.key]) << "bytes differ";
+      EXPECT_EQ((*reader)->Read(std::span<uint8_t>()).value(), 0u);
+      std::vector<uint8_t> after_end(16);
+      EXPECT_EQ((*reader)->Read(after_end).value(), 0u);
+      EXPECT_EQ(counter.forwarded() - before, chunk == 0 ? 1 : c.chunked_gets);
+    }
+  }
+}
+
+TEST_F(S3ServerTest, ReaderDestroyedMidObjectFreesItsSlotAtOnce) {
+  const std::string bucket = NewBucket();
+  const std::string data = RandomBytes(8 * 1024 * 1024 + 5, 7);  // more than the socket buffers hold
+  Put(bucket, "big", data);
+  S3ClientOptions options = TestClientOptions(endpoint_);
+  options.max_concurrent_requests = 1;  // a slot kept by the abandoned GET would block the next one
+  auto client = std::shared_ptr<S3Client>(S3Client::Create(options).value());
+  auto source = MakeSource(bucket, nullptr, client);
+  CollectingSink sink;
+  ASSERT_OK(source->List("", sink));
+  ASSERT_THAT(sink.objects, SizeIs(1));
+
+  absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source->Open(sink.objects[0]);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::string> head = ReadExactly(**reader, 1000);
+  ASSERT_TRUE(head.ok()) << head.status();
+  EXPECT_TRUE(*head == data.substr(0, 1000));
+  const auto start = std::chrono::steady_clock::now();
+  reader->reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+
+  reader = source->Open(sink.objects[0]);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::string> read = ReadAll(**reader);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_TRUE(*read == data);
+
+  // Readers dropped right after Open, many times over: every slot comes back
+  // and nothing leaks (run under ASan too).
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(source->Open(sink.objects[0]).ok()) << i;
+  CollectingSink again;
+  ASSERT_OK(source->List("", again));
+  EXPECT_THAT(again.Keys(), ElementsAre("big"));
+}
+
+TEST_F(S3ServerTest, ObjectReplacedBetweenChunksFailsAfterTheListedBytes) {
+  const std::string bucket = NewBucket();
+  const std::string first = RandomBytes(3 * kSmallChunk, 11);
+  const std::string second = RandomBytes(3 * kSmallChunk, 12);  // same size, other bytes
+  for (const bool verify_listed_etag : {true, false}) {
+    SCOPED_TRACE(verify_listed_etag ? "pinned to the listed ETag" : "pinned to the first response's ETag");
+    Put(bucket, "k", first);
+    auto source = MakeSource(bucket, [&](S3SourceOptions& o) {
+      o.read_chunk_bytes = kSmallChunk;
+      o.verify_listed_etag = verify_listed_etag;
+    });
+    CollectingSink sink;
+    ASSERT_OK(source->List("", sink));
+    ASSERT_THAT(sink.objects, SizeIs(1));
+    absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source->Open(sink.objects[0]);
+    ASSERT_TRUE(reader.ok()) << reader.status();
+    absl::StatusOr<std::string> chunk = ReadExactly(**reader, kSmallChunk);  // all of the first GET
+    ASSERT_TRUE(chunk.ok()) << chunk.status();
+    EXPECT_TRUE(*chunk == first.substr(0, kSmallChunk));
+
+    Put(bucket, "k", second);  // before the second GET
+    std::vector<uint8_t> buffer(10'000);
+    absl::StatusOr<size_t> next = (*reader)->Read(buffer);
+    ASSERT_FALSE(next.ok()) << "read " << *next << " bytes of another version";
+    EXPECT_EQ(next.status().code(), absl::StatusCode::kFailedPrecondition) << next.status();
+    EXPECT_THAT(Message(next.status()), HasSubstr("changed since it was listed"));
+    EXPECT_EQ((*reader)->Read(buffer).status().code(), absl::StatusCode::kFailedPrecondition);  // it sticks
+  }
+}
+
+TEST_F(S3ServerTest, ResumesAfterTheConnectionDropsMidObject) {
+  const std::string bucket = NewBucket();
+  const std::string data = RandomBytes(1024 * 1024 + 17, 21);
+  const std::string etag = Put(bucket, "k", data);
+  FaultProxy proxy(PortOf(endpoint_));
+  auto client = std::shared_ptr<S3Client>(S3Client::Create(TestClientOptions(proxy.endpoint())).value());
+  auto source = MakeSource(bucket, nullptr, client);
+  CollectingSink sink;
+  ASSERT_OK(source->List("", sink));
+  ASSERT_THAT(sink.objects, SizeIs(1));
+
+  proxy.CutNextResponses(2, 300'000);  // the GET and its first resumption break off
+  absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source->Open(sink.objects[0]);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  absl::StatusOr<std::string> read = ReadAllVarying(**reader, 3);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->size(), data.size());
+  EXPECT_TRUE(*read == data) << "bytes differ";
+  const std::vector<std::string> requests = proxy.requests();
+  ASSERT_THAT(requests, SizeIs(4));  // the listing, the GET and two resumptions
+  EXPECT_THAT(requests[1], Not(HasSubstr("Range:")));
+  for (size_t i = 1; i < requests.size(); ++i) {
+    EXPECT_THAT(requests[i], HasSubstr("If-Match: \"" + etag + "\"\r\n"));
+  }
+  EXPECT_THAT(requests[2], HasSubstr("Range: bytes=300000-\r\n"));
+  EXPECT_THAT(requests[3], HasSubstr("Range: bytes=600000-\r\n"));
+
+  // A body that keeps breaking off before its first byte: the reader gives
+  // up after max_attempts (4) GETs in a row without progress.
+  proxy.CutNextResponses(100, 0);
+  const int before = proxy.forwarded();
+  reader = source->Open(sink.objects[0]);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  read = ReadAll(**reader);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), absl::StatusCode::kUnavailable) << read.status();
+  EXPECT_THAT(Message(read.status()), HasSubstr("s3-test: k: reading at byte 0 (attempt 4)"));
+  EXPECT_EQ(proxy.forwarded() - before, 4);
+}
+
+TEST_F(S3ServerTest, AReaderMayWaitLongerThanTheRequestTimeoutBetweenReads) {
+  const std::string bucket = NewBucket();
+  const std::string data = RandomBytes(4 * 1024 * 1024, 31);
+  Put(bucket, "k", data);
+  S3ClientOptions options = TestClientOptions(endpoint_);
+  options.request_timeout = std::chrono::milliseconds(500);
+  auto source = MakeSource(bucket, nullptr, std::shared_ptr<S3Client>(S3Client::Create(options).value()));
+  CollectingSink sink;
+  ASSERT_OK(source->List("", sink));
+  absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source->Open(sink.objects[0]);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::string read;
+  std::vector<uint8_t> buffer(1024 * 1024);
+  for (int pause = 0;; ++pause) {
+    if (pause < 2) std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // a slow consumer
+    absl::StatusOr<size_t> n = (*reader)->Read(buffer);
+    ASSERT_TRUE(n.ok()) << n.status();
+    if (*n == 0) break;
+    read.append(reinterpret_cast<const char*>(buffer.data()), *n);
+  }
+  EXPECT_TRUE(read == data);
+}
+
+TEST_F(S3ServerTest, OpenReadersCountAgainstTheConcurrencyLimit) {
+  const std::string bucket = NewBucket();
+  std::vector<std::string> data;
+  for (int i = 0; i < 4; ++i) {
+    data.push_back(RandomBytes(4 * kSmallChunk + 10, 50 + i));
+    Put(bucket, fmt::format("k{}", i), data.back());
+  }
+  FaultProxy proxy(PortOf(endpoint_));
+  proxy.SetForwardDelay(std::chrono::milliseconds(20));
+  S3ClientOptions options = TestClientOptions(proxy.endpoint());
+  options.max_concurrent_requests = 2;
+  auto client = std::shared_ptr<S3Client>(S3Client::Create(options).value());
+  auto source = MakeSource(
+      bucket, [](S3SourceOptions& o) { o.read_chunk_bytes = kSmallChunk; }, client);
+  CollectingSink sink;
+  ASSERT_OK(source->List("", sink));
+  ASSERT_THAT(sink.objects, SizeIs(4));
+  std::atomic<int> good{0};
+  std::vector<std::thread> workers;
+  for (int i = 0; i < 4; ++i) {
+    workers.emplace_back([&, i] {
+      auto reader = source->Open(sink.objects[static_cast<size_t>(i)]);
+      if (reader.ok() && ReadAll(**reader, 5000).value_or("") == data[static_cast<size_t>(i)]) ++good;
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  EXPECT_EQ(good.load(), 4);
+  EXPECT_EQ(proxy.max_in_flight(), 2);
+
+  // The only slot, held by an open reader, is what a listing waits for.
+  options.max_concurrent_requests = 1;
+  auto single = MakeSource(bucket, nullptr, std::shared_ptr<S3Client>(S3Client::Create(options).value()));
+  absl::StatusOr<std::unique_ptr<ObjectReader>> holder = single->Open(sink.objects[0]);
+  ASSERT_TRUE(holder.ok()) << holder.status();
+  std::atomic<bool> listed{false};
+  std::thread lister([&] {
+    CollectingSink s;
+    EXPECT_TRUE(single->List("", s).ok());
+    listed = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(listed.load()) << "the listing did not wait for the reader's slot";
+  EXPECT_EQ(ReadAll(**holder).value(), data[0]);  // the body complete: the slot is free
+  lister.join();
+  EXPECT_TRUE(listed.load());
+}
+
 TEST_F(S3ServerTest, ReadsAnEmptyObject) {
   const std::string bucket = NewBucket();
   Put(bucket, "empty", "");
@@ -1343,6 +1657,15 @@ TEST_F(S3ServerTest, SlowResponsesHitTheRequestTimeout) {
   ASSERT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded) << status;
   EXPECT_THAT(Message(status), HasSubstr("(after 2 attempts)"));
   EXPECT_LT(elapsed, std::chrono::milliseconds(750));  // did not wait for the slow server
+
+  // A streamed GET whose headers do not come: the same bound, as a stall.
+  Put(bucket, "k", "slow");
+  absl::StatusOr<std::unique_ptr<ObjectReader>> reader = source->Open(ObjectRef{"s3-test", "k", "", 4});
+  ASSERT_EQ(reader.status().code(), absl::StatusCode::kDeadlineExceeded) << reader.status();
+  EXPECT_THAT(
+      Message(reader.status()),
+      HasSubstr(fmt::format("S3 GetObject s3://{}/k at {}: nothing received for 150 ms (after 2 attempts)",
+                            bucket, proxy.endpoint())));
 }
 
 TEST_F(S3ServerTest, VirtualHostAddressingListsAndReads) {
