@@ -81,6 +81,9 @@ struct S3SourceConfig {
   int max_concurrent_requests = 16;  // 1..1024
   std::string quarantine_bucket;     // empty: the source bucket
   std::string quarantine_prefix = "takedown-quarantine/";
+  // List with ListObjectVersions: the version id joins the ETag in the
+  // object's version (versioned buckets).
+  bool list_versions = false;
 
   bool operator==(const S3SourceConfig&) const = default;
 };

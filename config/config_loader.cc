@@ -223,6 +223,7 @@ class ConfigReader {
       map.ReadInteger("max_concurrent_requests", 1, 1024, &s3.max_concurrent_requests);
       map.ReadString("quarantine_bucket", &s3.quarantine_bucket);
       map.ReadString("quarantine_prefix", &s3.quarantine_prefix);
+      ReadBool(map, "list_versions", &s3.list_versions);
     } else {
       source.type = type;
       const std::string detail = fmt::format(" for type {}", type);

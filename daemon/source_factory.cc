@@ -42,6 +42,7 @@ absl::StatusOr<SourcePtr> MakeS3(const SourceConfig& config) {
   options.credentials.anonymous = c.anonymous;
   options.quarantine_bucket = c.quarantine_bucket;
   options.quarantine_prefix = c.quarantine_prefix;
+  options.list_versions = c.list_versions;
   ASSIGN_OR_RETURN(std::unique_ptr<S3Source> source, S3Source::Create(std::move(options)));
   return SourcePtr(std::move(source));
 }

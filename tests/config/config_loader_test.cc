@@ -1078,6 +1078,19 @@ TEST(AuthorityConfig, ReadsIdentityAndProviderTable) {
   EXPECT_THAT(ErrorOf(head + "authority: {member_state: Netherlands}\n"), HasSubstr("two-letter ISO 3166-1"));
 }
 
+TEST(SourcesConfig, S3ListVersionsIsReadAndPassedOn) {
+  absl::StatusOr<TakedownConfig> config = ParseConfig(
+      "daemon: {data_dir: /d}\n"
+      "sources: [{id: b, type: s3, endpoint: 'http://127.0.0.1:9', bucket: bkt, anonymous: true,\n"
+      "           list_versions: true}]\n",
+      "t.yaml", "/");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->sources[0].s3.list_versions);
+  EXPECT_THAT(ErrorOf("daemon: {data_dir: /d}\nsources: [{id: b, type: s3, endpoint: 'http://h', bucket: bkt, "
+                      "anonymous: true, list_versions: maybe}]\n"),
+              HasSubstr("list_versions"));
+}
+
 TEST(AuthorityConfig, ReadsTheRdapLookup) {
   const std::string head = "daemon: {data_dir: /d, role: authority}\nnotices: {file_drop: {directory: /n}}\n";
   absl::StatusOr<TakedownConfig> config = ParseConfig(
