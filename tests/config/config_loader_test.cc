@@ -6,8 +6,8 @@
 #include <fstream>
 #include <functional>
 #include <ostream>
-#include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -901,9 +901,19 @@ TEST(Examples, FullListsEverySchemaKey) {
   EXPECT_EQ(KeysOf(full["orders"]),
             without(SchemaKeys(daemon + "orders: {zzzzzz: 1}\n"), {"inbox", "quarantine_dir"}));
   // Sections documented by commented examples: every key appears as "#... key:".
+  // (No std::regex: GCC 12 warns inside <regex> at -O1 with sanitizers.)
   auto commented_keys = [&](const std::set<std::string>& keys) {
     for (const std::string& k : keys) {
-      EXPECT_TRUE(std::regex_search(text, std::regex("#[ -]*" + k + ":\\s"))) << k;
+      bool found = false;
+      std::istringstream lines(text);
+      for (std::string line; !found && std::getline(lines, line);) {
+        const size_t hash = line.find('#');
+        if (hash == std::string::npos) continue;
+        const size_t start = line.find_first_not_of(" -", hash + 1);
+        found = start != std::string::npos && line.compare(start, k.size() + 1, k + ":") == 0 &&
+                (start + k.size() + 1 == line.size() || line[start + k.size() + 1] == ' ');
+      }
+      EXPECT_TRUE(found) << k;
     }
   };
   commented_keys(SchemaKeys(daemon + "legal_profiles: [{name: a, zzzzzz: 1}]\n"));
