@@ -351,28 +351,10 @@ class ConfigReader {
       }
     }
     ReadBool(map, "auto_fine_on_proposal", &cases.auto_fine_on_proposal);
-    if (std::optional<YamlField> channel = map.Optional("feedback_channel")) {
-      if (std::optional<std::string> name = reader_.String(*channel)) {
-        if (!channel_names_.contains(*name)) {
-          reader_.Error(*channel, fmt::format("no notice channel named {}; configure it under notices",
-                                              QuoteForMessage(*name)));
-        } else {
-          cases.feedback_channel = std::move(*name);
-        }
-      }
-    }
+    ReadChannelName(map.Optional("feedback_channel"), &cases.feedback_channel);
     if (std::optional<YamlField> content_provider = map.Optional("content_provider")) {
       MapReader cp(reader_, *content_provider);
-      if (std::optional<YamlField> channel = cp.Required("channel")) {
-        if (std::optional<std::string> name = reader_.String(*channel)) {
-          if (!channel_names_.contains(*name)) {
-            reader_.Error(*channel, fmt::format("no notice channel named {}; configure it under notices",
-                                                QuoteForMessage(*name)));
-          } else {
-            cases.content_provider_channel = std::move(*name);
-          }
-        }
-      }
+      ReadChannelName(cp.Required("channel"), &cases.content_provider_channel);
       ReadRequiredString(cp, "provider_name", &cases.provider_name);
       ReadRequiredString(cp, "complaint_contact", &cases.complaint_contact);
       ReadBool(cp, "online_platform", &cases.online_platform);
@@ -463,6 +445,26 @@ class ConfigReader {
     return ok;
   }
 
+  void ReadProfileName(const std::optional<YamlField>& field, std::string* out) {
+    if (!field) return;
+    if (std::optional<std::string> text = reader_.String(*field); text && ValidProfileName(*field, *text)) {
+      *out = std::move(*text);
+    }
+  }
+
+  // A channel configured under notices (read before the sections naming one).
+  void ReadChannelName(const std::optional<YamlField>& field, std::string* out) {
+    if (!field) return;
+    std::optional<std::string> name = reader_.String(*field);
+    if (!name) return;
+    if (!channel_names_.contains(*name)) {
+      reader_.Error(*field, fmt::format("no notice channel named {}; configure it under notices",
+                                        QuoteForMessage(*name)));
+      return;
+    }
+    *out = std::move(*name);
+  }
+
   void ReadOptionalDuration(MapReader& map, std::string_view key, std::optional<int64_t>* out) {
     if (std::optional<YamlField> field = map.Optional(key)) {
       int64_t seconds = -1;
@@ -545,11 +547,7 @@ class ConfigReader {
         profile.name = std::move(*text);
       }
     }
-    if (std::optional<YamlField> base = map.Optional("base")) {
-      if (std::optional<std::string> text = reader_.String(*base); text && ValidProfileName(*base, *text)) {
-        profile.base = std::move(*text);
-      }
-    }
+    ReadProfileName(map.Optional("base"), &profile.base);
     if (std::optional<YamlField> basis = map.Optional("legal_basis")) {
       if (std::optional<std::string> text = reader_.String(*basis)) profile.legal_basis = std::move(*text);
     }
@@ -629,22 +627,8 @@ class ConfigReader {
         provider.hosts = std::move(*list);
       }
     }
-    if (std::optional<YamlField> channel = map.Required("channel")) {
-      if (std::optional<std::string> name = reader_.String(*channel)) {
-        if (!channel_names_.contains(*name)) {
-          reader_.Error(*channel, fmt::format("no notice channel named {}; configure it under notices",
-                                              QuoteForMessage(*name)));
-        } else {
-          provider.channel = std::move(*name);
-        }
-      }
-    }
-    if (std::optional<YamlField> profile = map.Optional("profile")) {
-      if (std::optional<std::string> text = reader_.String(*profile);
-          text && ValidProfileName(*profile, *text)) {
-        provider.profile = std::move(*text);
-      }
-    }
+    ReadChannelName(map.Required("channel"), &provider.channel);
+    ReadProfileName(map.Optional("profile"), &provider.profile);
     map.ReadString("contact_point", &provider.contact_point);
     map.Finish();
     return provider;
@@ -662,22 +646,8 @@ class ConfigReader {
         }
       }
     }
-    if (std::optional<YamlField> channel = map.Required("channel")) {
-      if (std::optional<std::string> name = reader_.String(*channel)) {
-        if (!channel_names_.contains(*name)) {
-          reader_.Error(*channel, fmt::format("no notice channel named {}; configure it under notices",
-                                              QuoteForMessage(*name)));
-        } else {
-          rdap.channel = std::move(*name);
-        }
-      }
-    }
-    if (std::optional<YamlField> profile = map.Optional("profile")) {
-      if (std::optional<std::string> text = reader_.String(*profile);
-          text && ValidProfileName(*profile, *text)) {
-        rdap.profile = std::move(*text);
-      }
-    }
+    ReadChannelName(map.Required("channel"), &rdap.channel);
+    ReadProfileName(map.Optional("profile"), &rdap.profile);
     if (std::optional<YamlField> timeout = map.Optional("timeout")) {
       int64_t seconds = rdap.timeout_seconds;
       ReadDuration(timeout, &seconds);

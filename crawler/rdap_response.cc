@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "common/json_depth.h"
 #include "common/status_macros.h"
 #include "crawler/http_url.h"
 #include "fmt/format.h"
@@ -83,39 +84,6 @@ void AppendUnique(std::vector<std::string>& list, const std::string& value) {
     if (EqualsIgnoreCase(existing, value)) return;
   }
   list.push_back(value);
-}
-
-// Refuses nesting deeper than `max_depth` before nlohmann builds anything,
-// naming the byte offset. Strings (and their escapes) are skipped; the JSON
-// parser reports any other syntax error afterwards.
-absl::Status CheckNestingDepth(std::string_view text, int max_depth) {
-  int depth = 0;
-  bool in_string = false;
-  bool escaped = false;
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > max_depth) {
-        return absl::InvalidArgumentError(fmt::format(
-            "RDAP response: byte {}: arrays and objects nested deeper than the limit of {}", i, max_depth));
-      }
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return absl::OkStatus();
 }
 
 class Extractor {
@@ -349,7 +317,12 @@ absl::StatusOr<RdapNetwork> ParseRdapIpResponse(std::string_view json, const Rda
     return absl::InvalidArgumentError(fmt::format(
         "RDAP response: body of {} bytes is over the limit of {} bytes", json.size(), limits.max_body_bytes));
   }
-  RETURN_IF_ERROR(CheckNestingDepth(json, limits.max_json_depth));
+  if (std::optional<size_t> at =
+          JsonNestingOverflow(json, static_cast<size_t>(std::max(limits.max_json_depth, 0)))) {
+    return absl::InvalidArgumentError(
+        fmt::format("RDAP response: byte {}: arrays and objects nested deeper than the limit of {}", *at,
+                    limits.max_json_depth));
+  }
   try {
     const Json root = Json::parse(json.begin(), json.end());
     RdapNetwork network;

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "common/json_depth.h"
 #include "fmt/format.h"
 #include "notices/json_fields.h"
 #include "notices/legal_profile.h"
@@ -17,33 +18,6 @@ namespace takedown {
 namespace {
 
 using Json = nlohmann::json;
-
-// Nesting depth of the JSON text (arrays and objects), counted without
-// parsing, so a hostile "[[[[..." is refused before a parser recurses on it.
-size_t NestingDepth(std::string_view text) {
-  size_t depth = 0, max_depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      max_depth = std::max(max_depth, ++depth);
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return max_depth;
-}
 
 bool HasControl(std::string_view s, bool allow_line_breaks) {
   return std::any_of(s.begin(), s.end(), [&](char c) {
@@ -342,7 +316,7 @@ absl::StatusOr<RemovalOrder> ParseRemovalOrderJson(std::string_view json, std::s
     return reader.DocumentError(fmt::format("is {} bytes; a removal order may be at most {} bytes",
                                             json.size(), kMaxRemovalOrderBytes));
   }
-  if (NestingDepth(json) > kMaxRemovalOrderDepth) {
+  if (JsonNestingOverflow(json, kMaxRemovalOrderDepth).has_value()) {
     return reader.DocumentError(fmt::format("JSON is nested deeper than {} levels", kMaxRemovalOrderDepth));
   }
   Json doc;

@@ -5,6 +5,7 @@
 #include "common/bounded_queue.h"
 #include "common/digest_set.h"
 #include "common/hex.h"
+#include "common/json_depth.h"
 #include "common/status_macros.h"
 #include "common/thread_pool.h"
 #include "gtest/gtest.h"
@@ -111,6 +112,17 @@ TEST(FakeClock, MovesOnlyWhenAdvanced) {
   absl::Time t0 = clock.Now();
   clock.Advance(absl::Hours(24));
   EXPECT_EQ(clock.Now() - t0, absl::Hours(24));
+}
+
+TEST(JsonNestingOverflow, FindsTheFirstBracketBeyondTheLimitAndSkipsStrings) {
+  EXPECT_EQ(JsonNestingOverflow(R"({"a": [1, {"b": 2}]})", 3), std::nullopt);
+  EXPECT_EQ(JsonNestingOverflow(R"({"a": [1, {"b": 2}]})", 2), std::optional<size_t>(10));
+  // Brackets inside strings, also after escaped quotes, do not count.
+  EXPECT_EQ(JsonNestingOverflow(R"(["[[[[", "\"[[[[", "x"])", 1), std::nullopt);
+  // Closing brackets bring the depth back down; stray closers do not go below zero.
+  EXPECT_EQ(JsonNestingOverflow("]]][[]][[]]", 2), std::nullopt);
+  EXPECT_EQ(JsonNestingOverflow(std::string(100000, '['), 32), std::optional<size_t>(32));
+  EXPECT_EQ(JsonNestingOverflow("", 0), std::nullopt);
 }
 
 }  // namespace
