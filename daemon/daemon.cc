@@ -176,9 +176,8 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   if (config_.rdap) {
     if (config_.daemon.role != Role::kAuthority) {
       return absl::InvalidArgumentError(
-          "rdap: the RDAP lookup finds providers to notify in the authority role; remove the rdap section or "
-          "set "
-          "daemon.role: authority");
+          "rdap: the RDAP lookup finds providers to notify in the authority role; remove the rdap section "
+          "or set daemon.role: authority");
     }
     RdapClientOptions rdap;
     rdap.base_url = config_.rdap->base_url;
@@ -244,8 +243,10 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   intake_options.fingerprint = [this](const ContentTarget& target) -> absl::StatusOr<CaseObject> {
     auto it = sources_.find(target.source_id);
     if (it == sources_.end()) return absl::NotFoundError(fmt::format("no source '{}'", target.source_id));
+    // Bounded so reading a huge object cannot eat into the removal term.
+    constexpr uint64_t kMaxFingerprintBytes = 1ull << 30;
     return FingerprintObject(*it->second, target.key, MultiBodyDigesterFactory(),
-                             config_.limits.max_object_bytes);
+                             std::min<uint64_t>(config_.limits.max_object_bytes, kMaxFingerprintBytes));
   };
   SourceContentActionOptions action_options;
   action_options.filesystem_quarantine_dir = config_.orders.quarantine_dir;
@@ -724,8 +725,8 @@ absl::StatusOr<Case> Daemon::ExecuteRemovalOrder(const std::string& id, const st
   if (!ready_.load()) return absl::UnavailableError("takedownd is starting or shutting down; try again");
   if (!intake_) {
     return absl::FailedPreconditionError(
-        "this takedownd runs in the authority role; removal orders are executed in the hosting-provider "
-        "role");
+        "this takedownd runs in the authority role; removal orders are executed in the "
+        "hosting-provider role");
   }
   return intake_->Execute(id, actor);
 }

@@ -11,6 +11,10 @@ namespace takedown {
 absl::StatusOr<CaseObject> FingerprintObject(Source& source, std::string_view key,
                                              const BodyDigesterFactory& digester, uint64_t max_bytes) {
   ASSIGN_OR_RETURN(ObjectRef ref, source.Stat(key));
+  if (ref.size > max_bytes) {
+    return absl::ResourceExhaustedError(fmt::format("{}: {}: {} bytes, over the {} bytes read for evidence",
+                                                    source.id(), ref.key, ref.size, max_bytes));
+  }
   std::unique_ptr<BodyDigester> digests = digester ? digester() : nullptr;
   if (digests == nullptr) return absl::InternalError("cannot set up the digests for the order's evidence");
   ASSIGN_OR_RETURN(std::unique_ptr<ObjectReader> reader, source.Open(ref));

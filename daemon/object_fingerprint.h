@@ -17,7 +17,8 @@
 namespace takedown {
 
 // The source's errors (NotFound when the object is gone); ResourceExhausted
-// past `max_bytes`; Internal when the digester cannot be made.
+// when its listed size or the bytes read exceed `max_bytes` (nothing is read
+// when the size already does); Internal when the digester cannot be made.
 absl::StatusOr<CaseObject> FingerprintObject(Source& source, std::string_view key,
                                              const BodyDigesterFactory& digester, uint64_t max_bytes);
 

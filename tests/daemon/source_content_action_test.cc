@@ -18,6 +18,8 @@
 #include "crawler/filesystem_source.h"
 #include "crawler/s3_client.h"
 #include "crawler/s3_source.h"
+#include "daemon/multi_body_digester.h"
+#include "daemon/object_fingerprint.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -145,6 +147,24 @@ TEST_F(FilesystemActionTest, KeysOutsideTheSourceOrThroughSymlinksAreNeverTouche
   EXPECT_TRUE(absl::IsInvalidArgument(
       action_->Execute({"storage", "skip/excluded.jpg"}, ContentActionKind::kDelete)));
   EXPECT_TRUE(fs::exists(root_ / "skip/excluded.jpg"));
+}
+
+TEST_F(FilesystemActionTest, FingerprintDigestsTheObjectAndRefusesOneOverTheLimitUnread) {
+  absl::StatusOr<CaseObject> object =
+      FingerprintObject(*source_, "u/1/photo.jpg", MultiBodyDigesterFactory(), 1 << 20);
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ(object->source_id, "storage");
+  EXPECT_EQ(object->key, "u/1/photo.jpg");
+  EXPECT_EQ(object->size, 12u);
+  EXPECT_EQ(object->version, source_->Stat("u/1/photo.jpg")->version);
+  // Known answers for "listed bytes".
+  EXPECT_EQ(object->md5_hex, "d8215236fa1699a4ce353caac93ed830");
+  EXPECT_EQ(object->sha256_hex, "086c60ef536a10b48b1e8a9c43aa0c2358515bbc57f0dfe20fca01b5b5576a10");
+  absl::StatusOr<CaseObject> big =
+      FingerprintObject(*source_, "u/1/photo.jpg", MultiBodyDigesterFactory(), 5);
+  EXPECT_TRUE(absl::IsResourceExhausted(big.status())) << big.status();
+  EXPECT_TRUE(absl::IsNotFound(
+      FingerprintObject(*source_, "u/9/x.jpg", MultiBodyDigesterFactory(), 1 << 20).status()));
 }
 
 TEST_F(FilesystemActionTest, UnknownSourceIsNotFoundAndNamesIt) {
