@@ -32,6 +32,27 @@ def notices_for(notices_dir, case_id):
     return found
 
 
+def authority_daemon(tmp, urls, extra):
+    """A SourcesDaemon in the authority role sweeping `urls` (a url_list source
+    `urls`) against a list carrying KNOWN, with `extra` appended to its config."""
+    list_file = os.path.join(tmp, "reported.txt")
+    with open(list_file, "w") as f:
+        f.write("".join(u + "\n" for u in urls))
+    lists = write_list(os.path.join(tmp, "list.csv"), [KNOWN])
+    sources = f"""  - id: urls
+    type: url_list
+    file: {list_file}
+    allow_private_addresses: true
+    max_requests_per_second_per_host: 1000
+"""
+    d = SourcesDaemon(tmp, sources, lists)
+    with open(d.config_path) as f:
+        config = f.read()
+    with open(d.config_path, "w") as f:
+        f.write(config.replace("daemon:\n", "daemon:\n  role: authority\n", 1) + extra)
+    return d
+
+
 class AuthorityRole(unittest.TestCase):
     def setUp(self):
         self.server = LoopbackServer()
@@ -44,21 +65,7 @@ class AuthorityRole(unittest.TestCase):
         self.server.objects["/u/plain.html"] = OTHER
         url = self.server.url("/u/known.jpg")
         with TempDir() as tmp:
-            list_file = os.path.join(tmp, "reported.txt")
-            with open(list_file, "w") as f:
-                f.write(url + "\n" + self.server.url("/u/plain.html") + "\n")
-            lists = write_list(os.path.join(tmp, "list.csv"), [KNOWN])
-            sources = f"""  - id: urls
-    type: url_list
-    file: {list_file}
-    allow_private_addresses: true
-    max_requests_per_second_per_host: 1000
-"""
-            d = SourcesDaemon(tmp, sources, lists)
-            with open(d.config_path) as f:
-                config = f.read()
-            config = config.replace("daemon:\n", "daemon:\n  role: authority\n", 1)
-            config += """legal_profiles:
+            d = authority_daemon(tmp, [url, self.server.url("/u/plain.html")], """legal_profiles:
   - name: authority-notice-cycle
     removal_deadline: 3s
     recheck_interval: 1m
@@ -79,9 +86,7 @@ providers:
     hosts: [127.0.0.1]
     channel: file_drop
     contact_point: abuse@loopback.example
-"""
-            with open(d.config_path, "w") as f:
-                f.write(config)
+""")
             d.start()
             try:
                 d.ctl("sweep", "start", "urls")
@@ -208,21 +213,7 @@ class RdapFallback(unittest.TestCase):
         self.server.objects["/u/known.jpg"] = KNOWN
         url = self.server.url("/u/known.jpg")
         with TempDir() as tmp:
-            list_file = os.path.join(tmp, "reported.txt")
-            with open(list_file, "w") as f:
-                f.write(url + "\n")
-            lists = write_list(os.path.join(tmp, "list.csv"), [KNOWN])
-            sources = f"""  - id: urls
-    type: url_list
-    file: {list_file}
-    allow_private_addresses: true
-    max_requests_per_second_per_host: 1000
-"""
-            d = SourcesDaemon(tmp, sources, lists)
-            with open(d.config_path) as f:
-                config = f.read()
-            config = config.replace("daemon:\n", "daemon:\n  role: authority\n", 1)
-            config += f"""authority:
+            d = authority_daemon(tmp, [url], f"""authority:
   name: Test Authority
 providers:
   - name: elsewhere
@@ -232,9 +223,7 @@ rdap:
   base_url: http://127.0.0.1:{self.rdap.port}/rdap/
   channel: file_drop
   allow_private_addresses: true
-"""
-            with open(d.config_path, "w") as f:
-                f.write(config)
+""")
             d.start()
             try:
                 d.ctl("sweep", "start", "urls")
