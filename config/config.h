@@ -242,6 +242,12 @@ struct OrdersConfig {
   // quarantine when an order location names a filesystem source, and never
   // inside a source root.
   std::string quarantine_dir;
+  // The preservation vault (docs/preservation.md): removed content is sealed
+  // here (AES-256-GCM with the key in preserve_key_file) before `quarantine`,
+  // or `delete` under a profile with preserve_content, removes it at the
+  // source. Both set or both empty; never inside a source root.
+  std::string preserve_dir;
+  std::string preserve_key_file;
   std::vector<OrderLocationConfig> locations;
 
   bool operator==(const OrdersConfig&) const = default;
@@ -274,6 +280,7 @@ struct LegalProfileConfig {
   std::optional<std::vector<int64_t>> reminder_seconds;  // before the deadline
   std::optional<std::vector<EscalationStepConfig>> escalation;
   std::optional<int64_t> preservation_period_seconds;
+  std::optional<bool> preserve_content;
   std::optional<bool> inform_content_provider;
   std::optional<bool> feedback_to_issuer;
   std::optional<bool> statement_of_reasons;

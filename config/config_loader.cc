@@ -381,6 +381,15 @@ class ConfigReader {
     ReadBool(map, "execute", &orders.execute);
     std::optional<YamlField> quarantine_field = map.Optional("quarantine_dir");
     ReadPath(quarantine_field, &orders.quarantine_dir);
+    std::optional<YamlField> preserve_dir_field = map.Optional("preserve_dir");
+    ReadPath(preserve_dir_field, &orders.preserve_dir);
+    std::optional<YamlField> preserve_key_field = map.Optional("preserve_key_file");
+    ReadPath(preserve_key_field, &orders.preserve_key_file);
+    if (orders.preserve_dir.empty() != orders.preserve_key_file.empty()) {
+      reader_.Error(preserve_dir_field ? *preserve_dir_field : *preserve_key_field,
+                    "preserve_dir and preserve_key_file go together: set both (create the key with "
+                    "`takedownctl preservation keygen --out FILE`) or neither");
+    }
     if (std::optional<YamlField> locations = map.Optional("locations")) {
       reader_.ForEach(*locations, kMaxSources, [&](const YamlField& item) {
         MapReader entry(reader_, item);
@@ -411,8 +420,16 @@ class ConfigReader {
       });
     }
     for (const auto& [id, root] : filesystem_roots_) {
+      if (!orders.preserve_dir.empty() &&
+          (orders.preserve_dir == root || orders.preserve_dir.starts_with(root + "/"))) {
+        reader_.Error(*preserve_dir_field,
+                      fmt::format("preserve_dir {} lies inside the root of source {}; sealed files would be "
+                                  "swept. Choose a directory outside it",
+                                  QuoteForMessage(orders.preserve_dir), QuoteForMessage(id)));
+      }
       if (orders.quarantine_dir.empty()) {
-        if (orders.action != "quarantine") continue;
+        // With a vault, quarantine seals the content there instead.
+        if (orders.action != "quarantine" || !orders.preserve_dir.empty()) continue;
         for (const OrderLocationConfig& location : orders.locations) {
           if (location.source == id) {
             reader_.Error(field,
@@ -568,6 +585,7 @@ class ConfigReader {
       profile.escalation = std::move(steps);
     }
     ReadOptionalDuration(map, "preservation_period", &profile.preservation_period_seconds);
+    ReadOptionalBool(map, "preserve_content", &profile.preserve_content);
     ReadOptionalBool(map, "inform_content_provider", &profile.inform_content_provider);
     ReadOptionalBool(map, "feedback_to_issuer", &profile.feedback_to_issuer);
     ReadOptionalBool(map, "statement_of_reasons", &profile.statement_of_reasons);

@@ -57,6 +57,7 @@ struct CaseEngine::Effects {
 namespace {
 
 constexpr uint64_t kSequencesPerRound = 100'000;
+constexpr absl::Duration kPreservedEraseRetry = absl::Hours(1);
 
 std::string StateName(CaseState s) { return std::string(CaseStateName(s)); }
 std::string KindName(TimerKind k) { return std::string(TimerKindName(k)); }
@@ -757,7 +758,8 @@ absl::StatusOr<std::vector<std::string>> CaseEngine::RejectDependentsLocked(cons
 
 absl::StatusOr<Case> CaseEngine::RecordRemoval(const std::string& case_id, std::string_view removal,
                                                absl::Time at, const std::string& actor,
-                                               const std::string& reason, const CaseObject* observed) {
+                                               const std::string& reason, const CaseObject* observed,
+                                               const PreservedContent* preserved) {
   RETURN_IF_ERROR(CheckActor(actor));
   std::lock_guard lock(mu_);
   ASSIGN_OR_RETURN(Case c, Load(case_id));
@@ -779,6 +781,26 @@ absl::StatusOr<Case> CaseEngine::RecordRemoval(const std::string& case_id, std::
                                         {"md5", c.object.md5_hex},
                                         {"sha1", c.object.sha1_hex},
                                         {"sha256", c.object.sha256_hex}}});
+  }
+  if (preserved != nullptr) {
+    if (c.terms.preserved.size() >= kMaxPreservedContent) {
+      return absl::ResourceExhaustedError(
+          fmt::format("case {} already lists {} sealed copies", c.id, kMaxPreservedContent));
+    }
+    PreservedContent copy = *preserved;
+    copy.preserved_at = at;
+    copy.erased_at = absl::InfinitePast();
+    const LegalProfile* profile = FindProfile(c.terms.profile);
+    copy.retain_until = profile != nullptr && profile->preservation_period > absl::ZeroDuration()
+                            ? at + profile->preservation_period
+                            : absl::InfinitePast();
+    fx.events.push_back(AuditEvent{actor, "case.content_preserved", c.id,
+                                   Json{{"location", copy.location},
+                                        {"key_id", copy.key_id},
+                                        {"bytes", copy.bytes},
+                                        {"sha256", copy.sha256_hex},
+                                        {"retain_until", TimeToJson(copy.retain_until)}}});
+    c.terms.preserved.push_back(std::move(copy));
   }
   RETURN_IF_ERROR(MarkRemoved(c, removal, at, actor, reason, fx));
   RETURN_IF_ERROR(Commit(c, fx));
@@ -1100,6 +1122,14 @@ absl::Status CaseEngine::HandleTimer(Case& c, const Timer& t, const std::optiona
     }
     case TimerKind::kPreservationExpiry: {
       Purge(c, fx, details);
+      if (details.value("preserved_kept", 0) > 0) {
+        // A sealed copy could not be erased: try again in an hour.
+        Timer retry = t;
+        retry.due = fx.now + kPreservedEraseRetry;
+        std::vector<std::pair<std::string, std::string>> puts;
+        RETURN_IF_ERROR(AddTimers(c, {retry}, puts));
+        for (auto& [key, value] : puts) fx.Put(Cf::kTimers, std::move(key), std::move(value));
+      }
       return absl::OkStatus();
     }
   }
@@ -1129,6 +1159,31 @@ void CaseEngine::Purge(Case& c, Effects& fx, Json& details) {
                                  Json{{"preservation_ended", TimeToJson(fx.now)},
                                       {"evidence_purged", details["evidence_purged"]},
                                       {"matches_purged", matches}}});
+  int erased = 0;
+  int kept = 0;
+  for (PreservedContent& p : c.terms.preserved) {
+    if (p.erased_at != absl::InfinitePast()) continue;
+    absl::Status gone = options_.erase_preserved
+                            ? options_.erase_preserved(p.location)
+                            : absl::FailedPreconditionError("no preservation vault is configured");
+    if (gone.ok()) {
+      p.erased_at = fx.now;
+      ++erased;
+      fx.events.push_back(AuditEvent{"timer:preservation_expiry", "case.preserved_erased", c.id,
+                                     Json{{"location", p.location},
+                                          {"sha256", p.sha256_hex},
+                                          {"retain_until", TimeToJson(p.retain_until)}}});
+    } else {
+      ++kept;
+      fx.after.push_back([this] { metrics_.CountError("preserved_erase_error"); });
+      fx.events.push_back(AuditEvent{"timer:preservation_expiry", "case.preserved_erase_failed", c.id,
+                                     Json{{"location", p.location},
+                                          {"error", std::string(gone.message())},
+                                          {"retry_in_seconds", absl::ToInt64Seconds(kPreservedEraseRetry)}}});
+    }
+  }
+  details["preserved_erased"] = erased;
+  details["preserved_kept"] = kept;
 }
 
 absl::Status CaseEngine::FireLocked(Case& c, const Timer& t, const std::string& key,

@@ -125,6 +125,10 @@ struct CaseEngineOptions {
   AllowlistWriter* allowlist = nullptr;
   // Called after a write that queued notices (wakes the outbox dispatcher).
   std::function<void()> on_notice;
+  // Deletes a sealed copy of removed content (PreservationVault::Erase) when
+  // the case's preservation period ends; OK when it is already gone. Null:
+  // sealed copies are left in place and the purge says so.
+  std::function<absl::Status(const std::string& location)> erase_preserved;
 };
 
 // A new case for one location of a removal order (hosting-provider role).
@@ -200,10 +204,15 @@ class CaseEngine final : public CaseAdmission {
   // profile gives feedback, the Annex II feedback queued — one batch.
   // `observed`, when given, is what the removed object was just before the
   // removal (version, size, digests; FingerprintObject): it becomes the
-  // case's object record in the same write, as evidence.
+  // case's object record in the same write, as evidence. `preserved`, when
+  // given, is a sealed copy of the content taken before the removal: it is
+  // listed on the case (terms.preserved) with the end of the profile's
+  // preservation period as its retention date (audit
+  // "case.content_preserved"), and erased when that period ends.
   absl::StatusOr<Case> RecordRemoval(const std::string& case_id, std::string_view removal, absl::Time at,
                                      const std::string& actor, const std::string& reason,
-                                     const CaseObject* observed = nullptr);
+                                     const CaseObject* observed = nullptr,
+                                     const PreservedContent* preserved = nullptr);
   // An order that cannot be executed (Annex III): -> disputed with the
   // reason, timers cancelled, the inability feedback queued to the issuing
   // authority. FailedPrecondition for a case without an order or a state

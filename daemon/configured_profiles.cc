@@ -34,6 +34,7 @@ absl::StatusOr<LegalProfileOverrides> ToOverrides(const LegalProfileConfig& entr
   }
   if (entry.preservation_period_seconds)
     o.preservation_period = absl::Seconds(*entry.preservation_period_seconds);
+  o.preserve_content = entry.preserve_content;
   o.inform_content_provider_by_default = entry.inform_content_provider;
   o.feedback_to_issuer = entry.feedback_to_issuer;
   o.statement_of_reasons = entry.statement_of_reasons;

@@ -13,6 +13,7 @@
 #include "daemon/object_recheck.h"
 #include "daemon/object_record.h"
 #include "daemon/rdap_provider_resolver.h"
+#include "daemon/seal_key_file.h"
 #include "daemon/source_content_checker.h"
 #include "daemon/source_factory.h"
 #include "fmt/format.h"
@@ -211,6 +212,23 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
     options.allowlist = allowlist_.get();
   }
 
+  if (!config_.orders.preserve_dir.empty()) {
+    absl::StatusOr<SealKey> key = LoadSealKeyFile(config_.orders.preserve_key_file);
+    if (!key.ok()) return Annotate(key.status(), "orders.preserve_key_file");
+    ASSIGN_OR_RETURN(vault_, PreservationVault::Open(config_.orders.preserve_dir, *key));
+    spdlog::info("preservation: removed content is sealed in {} (key {})", vault_->dir(), vault_->key_id());
+    options.erase_preserved = [this](const std::string& location) { return vault_->Erase(location); };
+  } else if (config_.daemon.role == Role::kHostingProvider && config_.orders.execute &&
+             config_.orders.action != "disable") {
+    for (const LegalProfile& profile : options.profiles) {
+      if (!profile.preserve_content) continue;
+      spdlog::warn(
+          "preservation: profile {} requires the removed content to be kept, and no vault is configured "
+          "(orders.preserve_dir, orders.preserve_key_file): its orders will disable access instead of {}",
+          profile.name, config_.orders.action);
+    }
+  }
+
   RecheckOptions recheck;
   recheck.digester = MultiBodyDigesterFactory();
   recheck.clock = &clock_;
@@ -240,13 +258,15 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   OrderIntakeOptions intake_options;
   ASSIGN_OR_RETURN(intake_options.action, ParseContentActionKind(config_.orders.action));
   intake_options.execute = config_.orders.execute;
-  intake_options.fingerprint = [this](const ContentTarget& target) -> absl::StatusOr<CaseObject> {
+  intake_options.vault = vault_.get();
+  intake_options.fingerprint = [this](const ContentTarget& target,
+                                      const ByteTee& tee) -> absl::StatusOr<CaseObject> {
     auto it = sources_.find(target.source_id);
     if (it == sources_.end()) return absl::NotFoundError(fmt::format("no source '{}'", target.source_id));
     // Bounded so reading a huge object cannot eat into the removal term.
     constexpr uint64_t kMaxFingerprintBytes = 1ull << 30;
     return FingerprintObject(*it->second, target.key, MultiBodyDigesterFactory(),
-                             std::min<uint64_t>(config_.limits.max_object_bytes, kMaxFingerprintBytes));
+                             std::min<uint64_t>(config_.limits.max_object_bytes, kMaxFingerprintBytes), tee);
   };
   SourceContentActionOptions action_options;
   action_options.filesystem_quarantine_dir = config_.orders.quarantine_dir;

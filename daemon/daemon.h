@@ -44,6 +44,7 @@
 #include "daemon/order_intake.h"
 #include "daemon/outbox_dispatcher.h"
 #include "daemon/prefix_location_resolver.h"
+#include "daemon/preservation_vault.h"
 #include "daemon/provider_resolver.h"
 #include "daemon/source_content_action.h"
 #include "daemon/store.h"
@@ -204,6 +205,7 @@ class Daemon {
   std::unique_ptr<CaseEngine> engine_;
   std::unique_ptr<PrefixLocationResolver> resolver_;
   std::unique_ptr<SourceContentAction> action_;          // hosting-provider role only
+  std::unique_ptr<PreservationVault> vault_;             // with orders.preserve_dir only
   std::unique_ptr<ProviderResolver> provider_resolver_;  // authority role with rdap only
   std::unique_ptr<OrderIntake> intake_;  // hosting-provider role only
   std::unique_ptr<InboxScanner> inbox_;  // with orders.inbox only

@@ -9,7 +9,8 @@
 namespace takedown {
 
 absl::StatusOr<CaseObject> FingerprintObject(Source& source, std::string_view key,
-                                             const BodyDigesterFactory& digester, uint64_t max_bytes) {
+                                             const BodyDigesterFactory& digester, uint64_t max_bytes,
+                                             const ByteTee& tee) {
   ASSIGN_OR_RETURN(ObjectRef ref, source.Stat(key));
   if (ref.size > max_bytes) {
     return absl::ResourceExhaustedError(fmt::format("{}: {}: {} bytes, over the {} bytes read for evidence",
@@ -29,6 +30,7 @@ absl::StatusOr<CaseObject> FingerprintObject(Source& source, std::string_view ke
           "{}: {}: larger than {} bytes (limits.max_object_bytes)", source.id(), ref.key, max_bytes));
     }
     digests->Update(std::span<const uint8_t>(buffer.data(), n));
+    if (tee) RETURN_IF_ERROR(tee(std::span<const uint8_t>(buffer.data(), n)));
   }
   const DigestSet set = digests->Finish();
   CaseObject object;

@@ -166,9 +166,34 @@ absl::StatusOr<Case> OrderIntake::Execute(const std::string& case_id, const std:
   }
   const std::string& profile = c.terms.profile;
   const ContentTarget target{c.object.source_id, c.object.key};
+  ASSIGN_OR_RETURN(const LegalProfile* legal, engine_.Profile(profile));
+  ContentActionKind kind = options_.action;
+  // Content the profile preserves is sealed before a delete, and instead of
+  // the source's own (clear) quarantine when there is a vault.
+  const bool seal =
+      legal->preserve_content && (kind == ContentActionKind::kDelete ||
+                                  (kind == ContentActionKind::kQuarantine && options_.vault != nullptr));
+  std::optional<PreservationVault::Sealing> sealing;
+  std::string seal_error;
+  if (seal && options_.vault == nullptr) {
+    seal_error = "no preservation vault is configured (orders.preserve_dir, orders.preserve_key_file)";
+  } else if (seal && !options_.fingerprint) {
+    seal_error = "the content cannot be read for sealing";
+  } else if (seal) {
+    absl::StatusOr<PreservationVault::Sealing> begun = options_.vault->Begin(
+        case_id, fmt::format("case {}; source {}; key {}; order {}", case_id, c.object.source_id,
+                             c.object.key.substr(0, 1024), c.terms.order->order_reference.substr(0, 256)));
+    if (begun.ok()) {
+      sealing.emplace(*std::move(begun));
+    } else {
+      seal_error = std::string(begun.status().message());
+    }
+  }
   std::optional<CaseObject> observed;
   if (options_.fingerprint) {
-    absl::StatusOr<CaseObject> fingerprint = options_.fingerprint(target);
+    ByteTee tee;
+    if (sealing) tee = [&](std::span<const uint8_t> bytes) { return sealing->Append(bytes); };
+    absl::StatusOr<CaseObject> fingerprint = options_.fingerprint(target, tee);
     if (fingerprint.ok()) {
       observed = *std::move(fingerprint);
     } else {
@@ -176,25 +201,59 @@ absl::StatusOr<Case> OrderIntake::Execute(const std::string& case_id, const std:
                              {"error", std::string(fingerprint.status().message())}};
       PutJsonBytes(details, "key", c.object.key);
       RETURN_IF_ERROR(audit_.Append(AuditEvent{actor, "order.fingerprint_failed", case_id, details}));
+      if (sealing) seal_error = std::string(fingerprint.status().message());
+      sealing.reset();
     }
   }
-  absl::Status done = action_->Execute(target, options_.action);
+  std::optional<PreservedContent> preserved;
+  if (sealing) {
+    absl::StatusOr<SealedContent> sealed = sealing->Commit();
+    if (sealed.ok()) {
+      preserved.emplace();
+      preserved->location = sealed->location;
+      preserved->key_id = sealed->key_id;
+      preserved->bytes = sealed->bytes;
+      preserved->sha256_hex = sealed->sha256_hex;
+      // The vault holds the content now: it leaves the source.
+      kind = ContentActionKind::kDelete;
+    } else {
+      seal_error = std::string(sealed.status().message());
+    }
+  }
+  if (seal && !preserved) {
+    // Never destroy what must be preserved: disable access, keep it in place.
+    const ContentActionKind wanted = kind;
+    kind = ContentActionKind::kDisable;
+    nlohmann::json details{{"action", std::string(ContentActionKindName(wanted))},
+                           {"instead", std::string(ContentActionKindName(kind))},
+                           {"source_id", c.object.source_id},
+                           {"error", seal_error}};
+    PutJsonBytes(details, "key", c.object.key);
+    RETURN_IF_ERROR(audit_.Append(AuditEvent{actor, "order.preservation_failed", case_id, details}));
+    metrics_.CountError("preservation_failed");
+  }
+  absl::Status done = action_->Execute(target, kind);
   if (!done.ok()) {
     metrics_.CountOrder(profile, "action_failed");
-    nlohmann::json details{{"action", std::string(ContentActionKindName(options_.action))},
+    nlohmann::json details{{"action", std::string(ContentActionKindName(kind))},
                            {"source_id", c.object.source_id},
                            {"error", std::string(done.message())}};
     PutJsonBytes(details, "key", c.object.key);
     RETURN_IF_ERROR(audit_.Append(AuditEvent{actor, "order.action_failed", case_id, details}));
+    // The content is still at the source, so the sealed copy goes; the
+    // retry seals again.
+    if (preserved) (void)options_.vault->Erase(preserved->location);
     return done;
   }
   const std::string_view removal =
-      options_.action == ContentActionKind::kDelete ? kRemovalRemoved : kRemovalAccessDisabled;
-  ASSIGN_OR_RETURN(Case removed, engine_.RecordRemoval(
-                                     case_id, removal, clock_.Now(), actor,
-                                     fmt::format("{} carried out on {}",
-                                                 ContentActionKindName(options_.action), c.object.source_id),
-                                     observed ? &*observed : nullptr));
+      kind == ContentActionKind::kDelete ? kRemovalRemoved : kRemovalAccessDisabled;
+  const std::string how =
+      preserved ? fmt::format("{} carried out on {} (sealed in the preservation vault, then deleted)",
+                              ContentActionKindName(options_.action), c.object.source_id)
+                : fmt::format("{} carried out on {}", ContentActionKindName(kind), c.object.source_id);
+  ASSIGN_OR_RETURN(Case removed,
+                   engine_.RecordRemoval(case_id, removal, clock_.Now(), actor, how,
+                                         observed ? &*observed : nullptr, preserved ? &*preserved : nullptr));
   metrics_.CountOrder(profile, "executed");
   return removed;
 }

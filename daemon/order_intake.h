@@ -15,6 +15,14 @@
 //      the Annex II feedback in the same write. A failed action leaves the
 //      case notified: its timers remind and escalate, and Execute() retries.
 //
+// Preservation (docs/preservation.md), for cases whose profile has
+// preserve_content: `delete`, and `quarantine` when there is a vault, first
+// seal the content in the vault, then delete it at the source. Such content
+// is never destroyed unsealed: without a vault, or when sealing fails, the
+// action falls back to `disable` (audited order.preservation_failed), so the
+// deadline is still met and the content kept in place. Without a vault,
+// `quarantine` is the source's own (unencrypted) quarantine.
+//
 // Thread-safe if the resolver and action are. Borrows everything it is given.
 #pragma once
 
@@ -30,6 +38,8 @@
 #include "daemon/content_action.h"
 #include "daemon/daemon_metrics.h"
 #include "daemon/location_resolver.h"
+#include "daemon/object_fingerprint.h"
+#include "daemon/preservation_vault.h"
 #include "notices/removal_order.h"
 
 namespace takedown {
@@ -40,10 +50,13 @@ struct OrderIntakeOptions {
   // acts and records it (Execute, or CaseEngine::RecordRemoval).
   bool execute = true;
   // Reads what the object is just before the action (FingerprintObject), so
-  // the removal's evidence holds its digests. Null: none are taken. A
-  // failure is audited (order.fingerprint_failed) and does not stop the
-  // action: the deadline comes first.
-  std::function<absl::StatusOr<CaseObject>(const ContentTarget&)> fingerprint;
+  // the removal's evidence holds its digests, handing every byte to the tee
+  // when one is given (sealing). Null: none are taken and nothing can be
+  // sealed. A failure is audited (order.fingerprint_failed) and does not
+  // stop the action: the deadline comes first.
+  std::function<absl::StatusOr<CaseObject>(const ContentTarget&, const ByteTee&)> fingerprint;
+  // Borrowed, may be null: where removed content is sealed.
+  PreservationVault* vault = nullptr;
 };
 
 struct OrderLocationResult {

@@ -15,6 +15,7 @@
 
 #include "config/config_loader.h"
 #include "daemon/hash_command.h"
+#include "daemon/preservation_command.h"
 #include "fmt/format.h"
 #include "nlohmann/json.hpp"
 #include "proto/takedown/v1/takedown.grpc.pb.h"
@@ -61,6 +62,11 @@ Commands:
                                      on time, overdue, escalated, time to removal
   hash [--mode exact|fast] [--dihedral] [--json] FILE...
                                      digests and PDQ of local files, no daemon needed
+  preservation keygen --out FILE     a new key for sealing preserved content (0600)
+  preservation info SEALED           key id and context of a sealed file
+  preservation decrypt --key-file FILE --out OUT|- SEALED
+                                     the sealed content, authenticated, for handover;
+                                     these three need no daemon
 
 The server defaults to $TAKEDOWN_SERVER, else daemon.grpc_listen of --config, else 127.0.0.1:50051.
 )";
@@ -692,6 +698,21 @@ int PrintCase(const v1::CaseDetail& d, bool json) {
   for (const auto& t : d.timers()) {
     std::cout << fmt::format("  {} {}{}\n", t.due(), t.kind(), t.action().empty() ? "" : " " + t.action());
   }
+  // Sealed copies of the removed content (docs/preservation.md).
+  const nlohmann::json stored = nlohmann::json::parse(d.json(), nullptr, false);
+  if (stored.is_object() && stored.contains("terms") && stored["terms"].is_object()) {
+    const nlohmann::json preserved = stored["terms"].value("preserved", nlohmann::json::array());
+    if (preserved.is_array() && !preserved.empty()) std::cout << "preserved:\n";
+    for (const auto& p : preserved) {
+      if (!p.is_object()) continue;
+      const nlohmann::json erased = p.value("erased_at", nlohmann::json());
+      const nlohmann::json retain = p.value("retain_until", nlohmann::json());
+      std::cout << fmt::format("  {} ({} bytes, sha256 {}, key {}) retain until {}{}\n",
+                               p.value("location", ""), p.value("bytes", uint64_t{0}), p.value("sha256", ""),
+                               p.value("key_id", ""), retain.is_string() ? retain.get<std::string>() : "-",
+                               erased.is_string() ? ", erased " + erased.get<std::string>() : "");
+    }
+  }
   return 0;
 }
 
@@ -700,6 +721,10 @@ int PrintCase(const v1::CaseDetail& d, bool json) {
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "hash") {
     return takedown::RunHashCommand(std::vector<std::string>(argv + 2, argv + argc));
+  }
+  if (argc >= 2 && std::string(argv[1]) == "preservation") {
+    return takedown::RunPreservationCommand(std::vector<std::string>(argv + 2, argv + argc), std::cout,
+                                            std::cerr);
   }
   Options o;
   std::string config_path;

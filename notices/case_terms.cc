@@ -20,6 +20,31 @@ bool IsKnownRemoval(std::string_view removal) {
          removal == kRemovalGone || removal == kRemovalChanged;
 }
 
+Json PreservedToJson(const PreservedContent& p) {
+  return Json{{"location", p.location},
+              {"key_id", p.key_id},
+              {"bytes", p.bytes},
+              {"sha256", p.sha256_hex},
+              {"preserved_at", TimeToJson(p.preserved_at)},
+              {"retain_until", TimeToJson(p.retain_until)},
+              {"erased_at", TimeToJson(p.erased_at)}};
+}
+
+absl::StatusOr<PreservedContent> PreservedFromJson(const Json& json, const std::string& where) {
+  if (!json.is_object()) return absl::InvalidArgumentError(where + ": expected a JSON object");
+  PreservedContent p;
+  ASSIGN_OR_RETURN(p.location, GetJsonString(json, "location", 4096, where));
+  ASSIGN_OR_RETURN(p.key_id, GetJsonString(json, "key_id", 64, where));
+  ASSIGN_OR_RETURN(int64_t bytes, GetJsonInt(json, "bytes", 0, std::numeric_limits<int64_t>::max(), where));
+  p.bytes = static_cast<uint64_t>(bytes);
+  ASSIGN_OR_RETURN(p.sha256_hex, GetJsonString(json, "sha256", 64, where));
+  ASSIGN_OR_RETURN(p.preserved_at, GetJsonTime(json, "preserved_at", where));
+  ASSIGN_OR_RETURN(p.retain_until, GetJsonTime(json, "retain_until", where));
+  ASSIGN_OR_RETURN(p.erased_at, GetJsonTime(json, "erased_at", where));
+  if (p.location.empty()) return absl::InvalidArgumentError(where + ": field 'location' is empty");
+  return p;
+}
+
 }  // namespace
 
 bool IsEmpty(const CaseTerms& terms) { return terms == CaseTerms{}; }
@@ -27,6 +52,8 @@ bool IsEmpty(const CaseTerms& terms) { return terms == CaseTerms{}; }
 Json CaseTermsToJson(const CaseTerms& t) {
   Json timers = Json::array();
   for (const Timer& timer : t.timers) timers.push_back(TimerToJson(timer));
+  Json preserved = Json::array();
+  for (const PreservedContent& p : t.preserved) preserved.push_back(PreservedToJson(p));
   return Json{
       {"profile", t.profile},
       {"received_at", TimeToJson(t.received_at)},
@@ -44,6 +71,7 @@ Json CaseTermsToJson(const CaseTerms& t) {
       {"rechecks", t.rechecks},
       {"renotices", t.renotices},
       {"purged_at", TimeToJson(t.purged_at)},
+      {"preserved", std::move(preserved)},
   };
 }
 
@@ -94,6 +122,18 @@ absl::StatusOr<CaseTerms> CaseTermsFromJson(const Json& json, std::string_view w
                    GetJsonInt(json, "renotices", 0, std::numeric_limits<int>::max(), where));
   t.renotices = static_cast<int>(renotices);
   ASSIGN_OR_RETURN(t.purged_at, GetJsonTime(json, "purged_at", where));
+  if (auto preserved = json.find("preserved"); preserved != json.end()) {
+    ASSIGN_OR_RETURN(const Json* list, GetJsonMember(json, "preserved", Json::value_t::array, where));
+    if (list->size() > kMaxPreservedContent) {
+      return absl::InvalidArgumentError(
+          fmt::format("{}: {} sealed copies; the limit is {}", where, list->size(), kMaxPreservedContent));
+    }
+    for (size_t i = 0; i < list->size(); ++i) {
+      ASSIGN_OR_RETURN(PreservedContent p,
+                       PreservedFromJson((*list)[i], fmt::format("{}: preserved[{}]", where, i)));
+      t.preserved.push_back(std::move(p));
+    }
+  }
   return t;
 }
 

@@ -2,7 +2,8 @@
 // to its evidence: the legal profile and removal term, the order the case
 // answers (hosting-provider role) or the provider it addresses (authority
 // role), the timers still pending, the removal and its timing, penalties
-// accrued, and whether preserved data was purged.
+// accrued, sealed copies of removed content, and whether preserved data was
+// purged.
 //
 // Terms are stored inside the case record (CaseToJson member "terms"). A case
 // without terms (a fresh detection) omits the member, so records written
@@ -35,6 +36,23 @@ inline constexpr std::string_view kRemovalAccessDisabled = "access_disabled";
 inline constexpr std::string_view kRemovalGone = "gone";        // re-check: no longer served
 inline constexpr std::string_view kRemovalChanged = "changed";  // re-check: bytes no longer match
 
+// Bound on the sealed copies a case record lists (one per executed removal).
+inline constexpr size_t kMaxPreservedContent = 1'000;
+
+// Content sealed in the preservation vault (daemon/preservation_vault.h)
+// before a removal destroyed it at the source.
+struct PreservedContent {
+  std::string location;    // path of the sealed file
+  std::string key_id;      // hex id of the sealing key
+  uint64_t bytes = 0;      // plaintext bytes
+  std::string sha256_hex;  // of the plaintext
+  absl::Time preserved_at = absl::InfinitePast();
+  absl::Time retain_until = absl::InfinitePast();  // end of the profile's preservation period
+  absl::Time erased_at = absl::InfinitePast();     // InfinitePast while kept
+
+  friend bool operator==(const PreservedContent&, const PreservedContent&) = default;
+};
+
 struct CaseTerms {
   std::string profile;  // legal profile name; empty until the engine assigns one
   // Start of the removal term (receipt of the order, or when the removal
@@ -63,6 +81,8 @@ struct CaseTerms {
   // When preserved data (evidence, object metadata, order) was purged at the
   // end of preservation; InfinitePast while kept.
   absl::Time purged_at = absl::InfinitePast();
+  // Sealed copies of the removed content, oldest first.
+  std::vector<PreservedContent> preserved;
 
   friend bool operator==(const CaseTerms&, const CaseTerms&) = default;
 };
@@ -76,7 +96,9 @@ bool IsEmpty(const CaseTerms& terms);
 nlohmann::json CaseTermsToJson(const CaseTerms& terms);
 // InvalidArgument prefixed by `where` (e.g. "case c-12: terms") for a
 // missing, mistyped or out-of-range field, an invalid order or timer, an
-// unknown removal value or more than kMaxCaseTimers timers.
+// unknown removal value, more than kMaxCaseTimers timers or more than
+// kMaxPreservedContent sealed copies. A record without "preserved" (written
+// before it existed) reads as none.
 absl::StatusOr<CaseTerms> CaseTermsFromJson(const nlohmann::json& json, std::string_view where);
 
 }  // namespace takedown

@@ -43,6 +43,7 @@ LegalProfile TcoRemovalOrder() {
       "one-hour removal orders, penalties up to 4 % of global turnover";
   p.escalation = {overdue, fine};
   p.preservation_period = kSixMonths;
+  p.preserve_content = true;
   p.inform_content_provider_by_default = true;
   p.feedback_to_issuer = true;
   p.statement_of_reasons = false;
@@ -328,6 +329,11 @@ absl::StatusOr<LegalProfile> ValidateProfile(LegalProfile p) {
                       fmt::format("is {}; it must be in [0, {}]", DurationText(p.preservation_period),
                                   DurationText(kMaxProfileDuration)));
   }
+  if (p.preserve_content && p.preservation_period <= absl::ZeroDuration()) {
+    return FieldError(p, "preserve_content",
+                      "is on but preservation_period is 0: preserved content needs a retention period, "
+                      "after which it is erased");
+  }
   if (!IsFiniteNonNegative(p.recheck_interval) ||
       (p.recheck_interval != absl::ZeroDuration() && p.recheck_interval < absl::Minutes(1))) {
     return FieldError(p, "recheck_interval",
@@ -376,6 +382,7 @@ absl::StatusOr<LegalProfile> FindProfile(std::string_view name, const LegalProfi
   if (o.reminders) p.reminders = *o.reminders;
   if (o.escalation) p.escalation = *o.escalation;
   if (o.preservation_period) p.preservation_period = *o.preservation_period;
+  if (o.preserve_content) p.preserve_content = *o.preserve_content;
   if (o.inform_content_provider_by_default)
     p.inform_content_provider_by_default = *o.inform_content_provider_by_default;
   if (o.feedback_to_issuer) p.feedback_to_issuer = *o.feedback_to_issuer;

@@ -119,6 +119,10 @@ struct LegalProfile {
   // How long removed content and related data are kept after removal; zero
   // for no preservation timer.
   absl::Duration preservation_period;
+  // The removed content itself must be kept (TCO Art. 6(1)), not only the
+  // related data: before an order's action destroys it at the source, it is
+  // sealed in the preservation vault (daemon/preservation_vault.h).
+  bool preserve_content = false;
   bool inform_content_provider_by_default = false;
   bool feedback_to_issuer = false;    // send removal feedback to the issuing authority
   bool statement_of_reasons = false;  // DSA Art. 17 statement to the affected user
@@ -139,6 +143,7 @@ struct LegalProfileOverrides {
   std::optional<std::vector<absl::Duration>> reminders;
   std::optional<std::vector<EscalationStep>> escalation;
   std::optional<absl::Duration> preservation_period;
+  std::optional<bool> preserve_content;
   std::optional<bool> inform_content_provider_by_default;
   std::optional<bool> feedback_to_issuer;
   std::optional<bool> statement_of_reasons;
@@ -156,7 +161,8 @@ struct LegalProfileOverrides {
 // would fall before receipt); escalation steps are unknown, unordered, or
 // have negative amounts; a penalty order with a period lacks an amount or a
 // cap, or would need more than kMaxPenaltyPeriods periods; the currency is
-// not three upper-case letters; recheck settings are inconsistent.
+// not three upper-case letters; recheck settings are inconsistent;
+// preserve_content is on without a preservation period.
 absl::StatusOr<LegalProfile> ValidateProfile(LegalProfile profile);
 
 // The four built-in profiles, in the order named in the header comment.

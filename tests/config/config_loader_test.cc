@@ -899,7 +899,11 @@ TEST(Examples, FullListsEverySchemaKey) {
   EXPECT_EQ(KeysOf(full["cases"]), without(SchemaKeys(daemon + "cases: {zzzzzz: 1}\n"),
                                            {"review_allowlist", "feedback_channel", "content_provider"}));
   EXPECT_EQ(KeysOf(full["orders"]),
-            without(SchemaKeys(daemon + "orders: {zzzzzz: 1}\n"), {"inbox", "quarantine_dir"}));
+            without(SchemaKeys(daemon + "orders: {zzzzzz: 1}\n"),
+                    {"inbox", "quarantine_dir", "preserve_dir", "preserve_key_file"}));
+  for (const std::string k : {"quarantine_dir", "preserve_dir", "preserve_key_file"}) {
+    EXPECT_NE(text.find("  # " + k + ": "), std::string::npos) << k;
+  }
   // Sections documented by commented examples: every key appears as "#... key:".
   // (No std::regex: GCC 12 warns inside <regex> at -O1 with sanitizers.)
   auto commented_keys = [&](const std::set<std::string>& keys) {
@@ -1005,6 +1009,33 @@ TEST(OrdersConfig, QuarantineOnAFilesystemSourceNeedsADirectoryOutsideItsRoot) {
   EXPECT_TRUE(ParseConfig(head + "orders: {action: quarantine, quarantine_dir: /srvq, " + location + "}\n",
                           "t.yaml", "/")
                   .ok());
+}
+
+TEST(OrdersConfig, ThePreservationVaultNeedsItsKeyAndADirectoryOutsideTheSources) {
+  const std::string head = "daemon: {data_dir: /d}\nsources: [{id: up, type: filesystem, root: /srv}]\n";
+  absl::StatusOr<TakedownConfig> config = ParseConfig(
+      head + "orders: {action: delete, preserve_dir: /var/lib/td/preserved, preserve_key_file: seal.key}\n",
+      "t.yaml", "/etc/td");
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->orders.preserve_dir, "/var/lib/td/preserved");
+  EXPECT_EQ(config->orders.preserve_key_file, "/etc/td/seal.key");
+  EXPECT_THAT(ErrorOf(head + "orders: {preserve_dir: /var/p}\n"),
+              HasSubstr("preserve_dir and preserve_key_file go together"));
+  EXPECT_THAT(ErrorOf(head + "orders: {preserve_key_file: /etc/k}\n"),
+              HasSubstr("takedownctl preservation keygen"));
+  EXPECT_THAT(ErrorOf(head + "orders: {preserve_dir: /srv/p, preserve_key_file: /etc/k}\n"),
+              HasSubstr("preserve_dir '/srv/p' lies inside the root of source 'up'"));
+  // With a vault, quarantine on a filesystem source needs no quarantine_dir.
+  EXPECT_TRUE(ParseConfig(head +
+                              "orders: {action: quarantine, preserve_dir: /var/p, preserve_key_file: /etc/k, "
+                              "locations: [{url_prefix: 'https://f/u/', source: up}]}\n",
+                          "t.yaml", "/")
+                  .ok());
+  EXPECT_EQ(ParseConfig(head + "legal_profiles: [{name: nl-csam-instruction, preserve_content: true}]\n",
+                        "t.yaml", "/")
+                ->legal_profiles[0]
+                .preserve_content,
+            std::optional<bool>(true));
 }
 
 TEST(LegalProfilesConfig, ReadsOverridesAndEscalationSteps) {

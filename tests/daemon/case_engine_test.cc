@@ -76,7 +76,10 @@ class CaseEngineTest : public ::testing::Test {
     OrderIntakeOptions options;
     options.execute = execute;
     options.action = ContentActionKind::kDisable;
-    options.fingerprint = std::move(fingerprint);
+    if (fingerprint) {
+      options.fingerprint = [fingerprint = std::move(fingerprint)](
+                                const ContentTarget& target, const ByteTee&) { return fingerprint(target); };
+    }
     intake_ = std::make_unique<OrderIntake>(*engine_, *p_->audit, clock_, *p_->metrics, resolver_, &action_,
                                             options);
   }

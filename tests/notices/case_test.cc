@@ -327,5 +327,39 @@ TEST(CaseJson, RejectsCorruptRecordsNamingTheField) {
   EXPECT_FALSE(CaseFromJson(Json("text")).ok());
 }
 
+TEST(CaseTermsJson, PreservedCopiesRoundTripAndOlderRecordsReadWithoutThem) {
+  CaseTerms terms;
+  terms.profile = "tco-removal-order";
+  PreservedContent kept;
+  kept.location = "/var/lib/takedownd/preserved/c-1/1.sealed";
+  kept.key_id = "0011223344556677";
+  kept.bytes = 48213;
+  kept.sha256_hex = std::string(64, 'a');
+  kept.preserved_at = absl::FromUnixSeconds(1'800'000'000);
+  kept.retain_until = kept.preserved_at + absl::Hours(24 * 184);
+  PreservedContent erased = kept;
+  erased.location = "/var/lib/takedownd/preserved/c-1/2.sealed";
+  erased.erased_at = erased.retain_until;
+  terms.preserved = {kept, erased};
+  Json json = CaseTermsToJson(terms);
+  EXPECT_EQ(json["preserved"][0]["retain_until"], "2027-07-18T08:00:00Z");
+  absl::StatusOr<CaseTerms> back = CaseTermsFromJson(Json::parse(json.dump()), "terms");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, terms);
+
+  json.erase("preserved");  // written before preservation existed
+  back = CaseTermsFromJson(json, "terms");
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(back->preserved.empty());
+
+  json["preserved"] = Json::array({Json{{"location", ""}}});
+  EXPECT_THAT(CaseTermsFromJson(json, "case c-1: terms").status().message(),
+              HasSubstr("case c-1: terms: preserved[0]"));
+  json["preserved"] = Json::array();
+  for (size_t i = 0; i <= kMaxPreservedContent; ++i)
+    json["preserved"].push_back(CaseTermsToJson(terms)["preserved"][0]);
+  EXPECT_THAT(CaseTermsFromJson(json, "terms").status().message(), HasSubstr("sealed copies"));
+}
+
 }  // namespace
 }  // namespace takedown

@@ -37,6 +37,8 @@ TEST(BuiltinProfiles, TcoRemovalOrderHasTheRegulationsNumbers) {
   EXPECT_TRUE(p->deadline_from_receipt);
   // Six calendar months are at most 184 days.
   EXPECT_EQ(p->preservation_period, absl::Hours(24 * 184));
+  // Art. 6(1): the removed content itself is preserved, not only related data.
+  EXPECT_TRUE(p->preserve_content);
   EXPECT_TRUE(p->feedback_to_issuer);
   EXPECT_TRUE(p->inform_content_provider_by_default);
   EXPECT_EQ(p->review, ReviewPolicy::kAuthorityDecided);
@@ -61,6 +63,8 @@ TEST(BuiltinProfiles, NlCsamInstructionEscalatesFromReminderToPenaltyToFine) {
   EXPECT_TRUE(p->escalation[1].amount_is_placeholder);
   EXPECT_TRUE(p->escalation[2].amount_is_placeholder);
   EXPECT_EQ(p->escalation[2].cap_turnover_basis_points, 1000);  // 10 % for repeated violations
+  // Keeping CSAM is an offence unless a law requires it: no content is preserved.
+  EXPECT_FALSE(p->preserve_content);
 }
 
 TEST(BuiltinProfiles, AuthorityNoticeCycleRechecksDaily) {
@@ -140,6 +144,12 @@ TEST(ValidateProfile, RejectsBadFieldsNamingThem) {
   reminder.kind = "reminder";
   const std::vector<Case> cases = {
       {"empty name", [](LegalProfile& p) { p.name = ""; }, "field 'name'"},
+      {"content kept forever",
+       [](LegalProfile& p) {
+         p.preserve_content = true;
+         p.preservation_period = absl::ZeroDuration();
+       },
+       "field 'preserve_content'"},
       {"upper-case name", [](LegalProfile& p) { p.name = "Custom"; }, "field 'name'"},
       {"no basis", [](LegalProfile& p) { p.legal_basis = ""; }, "field 'legal_basis'"},
       {"zero deadline", [](LegalProfile& p) { p.removal_deadline = absl::ZeroDuration(); },
