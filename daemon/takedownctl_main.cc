@@ -66,7 +66,7 @@ Commands:
   preservation info SEALED           key id and context of a sealed file
   preservation decrypt --key-file FILE --out OUT|- SEALED
                                      the sealed content, authenticated, for handover;
-                                     these three need no daemon
+                                     these three and hash need no daemon
 
 The server defaults to $TAKEDOWN_SERVER, else daemon.grpc_listen of --config, else 127.0.0.1:50051.
 )";
@@ -719,12 +719,29 @@ int PrintCase(const v1::CaseDetail& d, bool json) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc >= 2 && std::string(argv[1]) == "hash") {
-    return takedown::RunHashCommand(std::vector<std::string>(argv + 2, argv + argc));
+  // Local commands (no daemon) may follow the global options, which they ignore
+  // (hash takes --json).
+  int first = 1;
+  bool global_json = false;
+  while (first < argc) {
+    const std::string_view word = argv[first];
+    if ((word == "--server" || word == "--config") && first + 1 < argc) {
+      first += 2;
+    } else if (word == "--json") {
+      global_json = true;
+      ++first;
+    } else {
+      break;
+    }
   }
-  if (argc >= 2 && std::string(argv[1]) == "preservation") {
-    return takedown::RunPreservationCommand(std::vector<std::string>(argv + 2, argv + argc), std::cout,
-                                            std::cerr);
+  if (first < argc && std::string_view(argv[first]) == "hash") {
+    std::vector<std::string> words(argv + first + 1, argv + argc);
+    if (global_json) words.insert(words.begin(), "--json");
+    return takedown::RunHashCommand(words);
+  }
+  if (first < argc && std::string_view(argv[first]) == "preservation") {
+    return takedown::RunPreservationCommand(std::vector<std::string>(argv + first + 1, argv + argc),
+                                            std::cout, std::cerr);
   }
   Options o;
   std::string config_path;

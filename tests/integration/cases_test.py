@@ -232,5 +232,64 @@ orders:
                 self.assertEqual(d.stop(), 0, d.read_log())
 
 
+class ContentPreservedSealed(unittest.TestCase):
+    """TCO Art. 6 through the real daemon: a delete order seals the content
+    in the vault first; the case lists the copy; the handover decrypt gives
+    back the same bytes."""
+
+    def test_delete_under_tco_seals_then_deletes_and_decrypts_for_handover(self):
+        with TempDir() as tmp:
+            storage = os.path.join(tmp, "storage")
+            vault = os.path.join(tmp, "preserved")
+            key = os.path.join(tmp, "seal.key")
+            content = OTHER + b"-preserved"
+            write_file(os.path.join(storage, "u", "kept.jpg"), content)
+            d = Daemon(tmp, storage, extra=f"""orders:
+  action: delete
+  preserve_dir: {vault}
+  preserve_key_file: {key}
+  locations:
+    - url_prefix: https://files.example/u/
+      source: disk
+      key_prefix: u/
+""")
+            made = d.ctl("preservation", "keygen", "--out", key)
+            self.assertIn("written to", made.stdout)
+            self.assertEqual(os.stat(key).st_mode & 0o777, 0o600)
+            d.start()
+            try:
+                order = os.path.join(tmp, "order.json")
+                with open(order, "w") as f:
+                    f.write(order_json("https://files.example/u/kept.jpg", "TCO-PV-1"))
+                receipt = json.loads(d.ctl("--json", "orders", "submit", order).stdout)
+                self.assertEqual([l["status"] for l in receipt["locations"]], ["removed"])
+                case_id = receipt["locations"][0]["case_id"]
+                self.assertFalse(os.path.exists(os.path.join(storage, "u", "kept.jpg")))
+
+                shown = d.ctl_json("cases", "show", case_id)
+                self.assertEqual(shown["terms"]["removal"], "removed")
+                [copy] = shown["terms"]["preserved"]
+                self.assertEqual(copy["location"], os.path.join(vault, case_id, "1.sealed"))
+                self.assertEqual(copy["sha256"], hashlib.sha256(content).hexdigest())
+                self.assertIsNotNone(copy["retain_until"])
+                self.assertIsNone(copy["erased_at"])
+                with open(copy["location"], "rb") as f:
+                    self.assertNotIn(content, f.read())
+                text = d.ctl("cases", "show", case_id).stdout
+                self.assertIn("preserved:", text)
+                self.assertIn("retain until " + copy["retain_until"], text)
+
+                info = d.ctl("preservation", "info", copy["location"]).stdout
+                self.assertIn(case_id, info)
+                self.assertIn("order TCO-PV-1", info)
+                out = os.path.join(tmp, "handover.jpg")
+                decrypted = d.ctl("preservation", "decrypt", "--key-file", key, "--out", out, copy["location"])
+                self.assertIn(copy["sha256"], decrypted.stdout)
+                with open(out, "rb") as f:
+                    self.assertEqual(f.read(), content)
+            finally:
+                self.assertEqual(d.stop(), 0, d.read_log())
+
+
 if __name__ == "__main__":
     unittest.main()
