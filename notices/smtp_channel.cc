@@ -216,6 +216,33 @@ std::string OneLine(std::string_view text, size_t max_bytes) {
   return out;
 }
 
+// Documents drawn up whole by the case engine (the content-provider
+// documents of notices/content_provider_notice.h) carry their finished text
+// in the payload, already in every language; no template applies.
+constexpr std::string_view kDocumentKindPrefix = "content_provider.";
+constexpr size_t kMaxDocumentBodyBytes = 256 * 1024;
+
+absl::StatusOr<RenderedNotice> DocumentText(const Notice& notice, const std::string& where) {
+  const nlohmann::json& payload = notice.payload;
+  auto subject = payload.find("subject");
+  auto body = payload.find("body");
+  if (!payload.is_object() || subject == payload.end() || body == payload.end() || !subject->is_string() ||
+      !body->is_string() || subject->get_ref<const std::string&>().empty()) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}: a {} document needs its text in payload.subject and payload.body", where, notice.kind));
+  }
+  const std::string& text = body->get_ref<const std::string&>();
+  if (text.size() > kMaxDocumentBodyBytes) {
+    return absl::InvalidArgumentError(fmt::format("{}: the document's body is {} bytes, over {}", where,
+                                                  text.size(), kMaxDocumentBodyBytes));
+  }
+  RenderedNotice rendered;
+  rendered.subject = OneLine(subject->get_ref<const std::string&>(), 998);
+  rendered.body = SanitizeUtf8(text);
+  if (rendered.body.empty() || rendered.body.back() != '\n') rendered.body += '\n';
+  return rendered;
+}
+
 struct Upload {
   std::string_view data;
   size_t offset = 0;
@@ -348,7 +375,9 @@ absl::StatusOr<std::string> SmtpChannel::Message(const Notice& notice) const {
     return absl::InvalidArgumentError(prefix + ": the notice has no created_at for the Date header");
   }
   absl::StatusOr<RenderedNotice> rendered =
-      RenderNotice(templates_, notice, options_.languages, options_.profiles);
+      notice.kind.starts_with(kDocumentKindPrefix)
+          ? DocumentText(notice, prefix)
+          : RenderNotice(templates_, notice, options_.languages, options_.profiles);
   if (!rendered.ok()) return rendered.status();
 
   std::string to_list;

@@ -21,9 +21,12 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/crawler/collecting_sink.h"
 
 namespace takedown {
 namespace {
+
+using ::takedown::testing::CollectingSink;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -62,29 +65,6 @@ void WriteFile(const std::string& path, const std::string& content) {
   out << content;
   ASSERT_TRUE(out.good()) << path;
 }
-
-class CollectingSink : public ListingSink {
- public:
-  explicit CollectingSink(size_t stop_after = SIZE_MAX) : stop_after_(stop_after) {}
-  bool OnObject(ObjectRef ref) override {
-    objects.push_back(std::move(ref));
-    return objects.size() < stop_after_;
-  }
-  void OnSkipped(std::string_view key, std::string_view reason) override {
-    skipped.emplace_back(std::string(key), std::string(reason));
-  }
-  std::vector<std::string> Keys() const {
-    std::vector<std::string> keys;
-    for (const ObjectRef& ref : objects) keys.push_back(ref.key);
-    return keys;
-  }
-
-  std::vector<ObjectRef> objects;
-  std::vector<std::pair<std::string, std::string>> skipped;
-
- private:
-  size_t stop_after_;
-};
 
 std::unique_ptr<FilesystemSource> MakeSource(const std::string& root,
                                              std::vector<std::string> include = {"**"},

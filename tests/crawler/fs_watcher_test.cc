@@ -21,10 +21,13 @@
 #include "crawler/filesystem_source.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/crawler/collecting_sink.h"
 #include "tests/fakes/fake_clock.h"
 
 namespace takedown {
 namespace {
+
+using ::takedown::testing::CollectingSink;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -152,16 +155,6 @@ std::unique_ptr<FsWatcher> StartWatcher(FsWatcherOptions options, Recorder& reco
   return *std::move(watcher);
 }
 
-class CollectingSink : public ListingSink {
- public:
-  bool OnObject(ObjectRef ref) override {
-    keys.insert(ref.key);
-    return true;
-  }
-  void OnSkipped(std::string_view, std::string_view) override {}
-  std::set<std::string> keys;
-};
-
 std::set<std::string> ListedKeys(const std::string& root, std::vector<std::string> include = {"**"},
                                  std::vector<std::string> exclude = {}) {
   FilesystemSourceOptions options;
@@ -175,7 +168,8 @@ std::set<std::string> ListedKeys(const std::string& root, std::vector<std::strin
   if (source.ok()) {
     EXPECT_TRUE((*source)->List("", sink).ok());
   }
-  return sink.keys;
+  const std::vector<std::string> keys = sink.Keys();
+  return std::set<std::string>(keys.begin(), keys.end());
 }
 
 TEST(FsWatcher, CreateRejectsBadOptions) {

@@ -31,9 +31,12 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/crawler/collecting_sink.h"
 
 namespace takedown {
 namespace {
+
+using ::takedown::testing::CollectingSink;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -57,34 +60,6 @@ std::string DigestHex(const EVP_MD* md, std::string_view data) {
 }
 
 std::string Md5Hex(std::string_view data) { return DigestHex(EVP_md5(), data); }
-
-class CollectingSink : public ListingSink {
- public:
-  explicit CollectingSink(size_t stop_after = SIZE_MAX) : stop_after_(stop_after) {}
-  bool OnObject(ObjectRef ref) override {
-    objects.push_back(std::move(ref));
-    return objects.size() < stop_after_;
-  }
-  void OnSkipped(std::string_view key, std::string_view reason) override {
-    skipped.emplace_back(std::string(key), std::string(reason));
-  }
-  std::vector<std::string> Keys() const {
-    std::vector<std::string> keys;
-    for (const ObjectRef& ref : objects) keys.push_back(ref.key);
-    return keys;
-  }
-  std::map<std::string, std::string> Versions() const {
-    std::map<std::string, std::string> versions;
-    for (const ObjectRef& ref : objects) versions[ref.key] = ref.version;
-    return versions;
-  }
-
-  std::vector<ObjectRef> objects;
-  std::vector<std::pair<std::string, std::string>> skipped;
-
- private:
-  size_t stop_after_;
-};
 
 absl::StatusOr<std::string> ReadAll(ObjectReader& reader, size_t buffer_size = 64 * 1024) {
   std::string out;

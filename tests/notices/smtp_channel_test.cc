@@ -348,6 +348,34 @@ TEST(SmtpChannelMessage, EncodesNonAsciiSubjectAndStaysSevenBit) {
   for (char ch : *message) ASSERT_LT(static_cast<unsigned char>(ch), 0x80);
 }
 
+TEST_F(SmtpChannelTest, ContentProviderDocumentsAreSentAsDrawnUp) {
+  StartServer();
+  auto channel = MakeChannel(Options());
+  ASSERT_NE(channel, nullptr);
+  Notice notice = SampleNotice();
+  notice.kind = "content_provider.tco_information";
+  const std::string body =
+      "Op 10 maart 2027 om 10:12 CET is uw bestand verwijderd.\n"
+      "----------------------------------------\n"
+      "On 10 March 2027 at 10:12 CET your file was removed.\n";
+  notice.payload = Json{{"subject", "Informatie over verwijderde inhoud / Information on removed content"},
+                        {"body", body},
+                        {"order_reference", "TCO-DE-1"}};
+  ASSERT_TRUE(channel->Deliver(notice).ok());
+  std::vector<Json> received = Received();
+  ASSERT_EQ(received.size(), 1u);
+  EXPECT_EQ(received[0]["subject"], "Informatie over verwijderde inhoud / Information on removed content");
+  EXPECT_EQ(received[0]["body"], body);
+  EXPECT_THAT(HeaderValues(received[0], "Message-ID"), ElementsAre(fmt::format("<{}@takedownd>", notice.id)));
+
+  // A document without its text is refused, not sent with template filler.
+  notice.payload.erase("body");
+  absl::Status refused = channel->Deliver(notice);
+  EXPECT_TRUE(absl::IsInvalidArgument(refused)) << refused;
+  EXPECT_THAT(refused.message(), HasSubstr("payload.subject and payload.body"));
+  EXPECT_EQ(Received().size(), 1u);
+}
+
 TEST(SmtpChannelCreate, RejectsUnsafeOptions) {
   auto create = [](auto mutate) {
     SmtpChannelOptions options;
