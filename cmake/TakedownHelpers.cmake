@@ -3,9 +3,9 @@
 # takedown_test(NAME name SRCS ... DEPS ... [LABELS ...])
 #   A gtest binary registered with CTest (gtest_discover_tests), linked with gmock_main.
 #   Tests labelled unit (the default) are also built by the target
-#   `unit_tests`, which the sanitizer stage of scripts/test.sh builds instead of
-#   everything. A unit test added with add_test must call
-#   takedown_unit_test_target(<executable>).
+#   `unit_tests` (BUILD_TARGET=unit_tests scripts/build.sh DIR, then
+#   ctest -L unit: the unit tests without building the rest). A unit test
+#   added with add_test must call takedown_unit_test_target(<executable>).
 include(GoogleTest)
 
 if(NOT TARGET unit_tests)
