@@ -32,11 +32,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/crawler/collecting_sink.h"
+#include "tests/crawler/loopback_acceptor.h"
 
 namespace takedown {
 namespace {
 
 using ::takedown::testing::CollectingSink;
+using ::takedown::testing::LoopbackAcceptor;
 
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -344,37 +346,14 @@ TEST(S3SourceCreate, ValidatesOptions) {
 // with "Connection: close".
 class FaultProxy {
  public:
-  explicit FaultProxy(int upstream_port) : upstream_port_(upstream_port) {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        listen(listen_fd_, 64) != 0) {
-      ADD_FAILURE() << "FaultProxy: cannot listen on 127.0.0.1";
-      return;
-    }
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
+  explicit FaultProxy(int upstream_port) : upstream_port_(upstream_port) {}
 
-  ~FaultProxy() {
-    stop_ = true;
-    if (acceptor_.joinable()) acceptor_.join();
-    close(listen_fd_);
-    std::vector<std::thread> workers;
-    {
-      absl::MutexLock lock(&mu_);
-      workers.swap(workers_);
-    }
-    for (std::thread& t : workers) t.join();  // without mu_: workers take it to finish
-  }
+  // Connections still delayed or dribbling give up; acceptor_ (destroyed
+  // first) then joins them.
+  ~FaultProxy() { stop_ = true; }
 
-  int port() const { return port_; }
-  std::string endpoint() const { return fmt::format("http://127.0.0.1:{}", port_); }
+  int port() const { return acceptor_.port(); }
+  std::string endpoint() const { return acceptor_.endpoint(); }
 
   void FailNext(int n, std::string canned_response) {
     absl::MutexLock lock(&mu_);
@@ -429,17 +408,6 @@ class FaultProxy {
   }
 
  private:
-  void AcceptLoop() {
-    while (!stop_) {
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      absl::MutexLock lock(&mu_);
-      workers_.emplace_back([this, fd] { Serve(fd); });
-    }
-  }
-
   static bool WriteAll(int fd, std::string_view data) {
     while (!data.empty()) {
       ssize_t n = send(fd, data.data(), data.size(), MSG_NOSIGNAL);
@@ -565,12 +533,8 @@ class FaultProxy {
   }
 
   const int upstream_port_;
-  int listen_fd_ = -1;
-  int port_ = 0;
   std::atomic<bool> stop_{false};
-  std::thread acceptor_;
   absl::Mutex mu_;
-  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
   int faults_left_ ABSL_GUARDED_BY(mu_) = 0;
   std::string canned_ ABSL_GUARDED_BY(mu_);
   int faults_served_ ABSL_GUARDED_BY(mu_) = 0;
@@ -582,6 +546,7 @@ class FaultProxy {
   int cuts_left_ ABSL_GUARDED_BY(mu_) = 0;
   size_t cut_body_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<std::string> requests_ ABSL_GUARDED_BY(mu_);
+  LoopbackAcceptor acceptor_{[this](int fd) { Serve(fd); }};  // last: destroyed first
 };
 
 // ---------------------------------------------------------------- SigV4 check

@@ -30,11 +30,13 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/crawler/collecting_sink.h"
+#include "tests/crawler/loopback_acceptor.h"
 
 namespace takedown {
 namespace {
 
 using ::takedown::testing::CollectingSink;
+using ::takedown::testing::LoopbackAcceptor;
 
 using ::testing::AllOf;
 using ::testing::Contains;
@@ -214,35 +216,7 @@ class VersionedS3Fake {
  public:
   static constexpr char kBucket[] = "versioned";
 
-  VersionedS3Fake() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        listen(listen_fd_, 64) != 0) {
-      ADD_FAILURE() << "VersionedS3Fake: cannot listen on 127.0.0.1";
-      return;
-    }
-    socklen_t len = sizeof(addr);
-    getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
-
-  ~VersionedS3Fake() {
-    stop_ = true;
-    if (acceptor_.joinable()) acceptor_.join();
-    close(listen_fd_);
-    std::vector<std::thread> workers;
-    {
-      absl::MutexLock lock(&mu_);
-      workers.swap(workers_);
-    }
-    for (std::thread& t : workers) t.join();
-  }
-
-  std::string endpoint() const { return fmt::format("http://127.0.0.1:{}", port_); }
+  std::string endpoint() const { return acceptor_.endpoint(); }
 
   // Adds a version as the newest of `key`; returns its version id (made up
   // when `version_id` is empty).
@@ -315,17 +289,6 @@ class VersionedS3Fake {
     response.body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>" + code +
                     "</Code><Message>fake</Message><RequestId>FAKE</RequestId></Error>";
     return response;
-  }
-
-  void AcceptLoop() {
-    while (!stop_) {
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      absl::MutexLock lock(&mu_);
-      workers_.emplace_back([this, fd] { Serve(fd); });
-    }
   }
 
   void Serve(int fd) {
@@ -521,18 +484,14 @@ class VersionedS3Fake {
     return response;
   }
 
-  int listen_fd_ = -1;
-  int port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread acceptor_;
   absl::Mutex mu_;
-  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
   // Versions newest first.
   std::map<std::string, std::vector<Entry>> objects_ ABSL_GUARDED_BY(mu_);
   std::deque<std::string> queued_listings_ ABSL_GUARDED_BY(mu_);
   std::optional<size_t> cut_body_ ABSL_GUARDED_BY(mu_);
   std::vector<std::string> requests_ ABSL_GUARDED_BY(mu_);
   int made_ids_ ABSL_GUARDED_BY(mu_) = 0;
+  LoopbackAcceptor acceptor_{[this](int fd) { Serve(fd); }};  // last: destroyed first
 };
 
 // ---------------------------------------------------------------- the source
