@@ -353,7 +353,8 @@ namespace {
 absl::Status CancelTimers(Case& c, bool keep_preservation, std::vector<std::string>& deleted_keys) {
   std::vector<Timer> kept;
   for (const Timer& t : c.terms.timers) {
-    if (keep_preservation && t.kind == TimerKind::kPreservationExpiry) {
+    // The timers that run after a removal survive later transitions.
+    if (keep_preservation && (t.kind == TimerKind::kPreservationExpiry || t.kind == TimerKind::kSecrecyEnd)) {
       kept.push_back(t);
       continue;
     }
@@ -543,14 +544,15 @@ absl::Status CaseEngine::MarkRemoved(Case& c, std::string_view removal, absl::Ti
   }
   if (profile != nullptr && !options_.content_provider_channel.empty() &&
       options_.role == EngineRole::kHostingProvider) {
-    QueueContentProviderNotice(c, *profile, fx);
+    RETURN_IF_ERROR(QueueContentProviderNotice(c, *profile, fx));
   }
   return absl::OkStatus();
 }
 
-void CaseEngine::QueueContentProviderNotice(const Case& c, const LegalProfile& profile, Effects& fx) {
+absl::Status CaseEngine::QueueContentProviderNotice(Case& c, const LegalProfile& profile, Effects& fx) {
   ContentProviderNoticeOptions options = options_.content_provider;
   options.now = fx.now;
+  if (c.terms.order) options.secrecy_until = c.terms.order->secrecy_until;
   absl::StatusOr<ContentProviderNotice> built = BuildContentProviderNotice(c, profile, options);
   // The removal stands whatever happens to this document: a failure is
   // audited and counted, never a reason to undo the removal.
@@ -558,7 +560,7 @@ void CaseEngine::QueueContentProviderNotice(const Case& c, const LegalProfile& p
     fx.events.push_back(AuditEvent{"engine", "content_provider.error", c.id,
                                    Json{{"error", std::string(built.status().message())}}});
     fx.after.push_back([this] { metrics_.CountError("content_provider_notice"); });
-    return;
+    return absl::OkStatus();
   }
   if (!built->send) {
     if (!built->withheld_reason.empty()) {
@@ -568,12 +570,24 @@ void CaseEngine::QueueContentProviderNotice(const Case& c, const LegalProfile& p
                                                         ? Json(nullptr)
                                                         : Json(TimeToJson(built->withheld_until))}}});
     }
-    return;
+    if (built->withheld_until != absl::InfinitePast() && built->withheld_until > fx.now) {
+      // The authority said when its confidentiality ends: inform then.
+      Timer end;
+      end.due = built->withheld_until;
+      end.case_id = c.id;
+      end.kind = TimerKind::kSecrecyEnd;
+      end.profile = profile.name;
+      std::vector<std::pair<std::string, std::string>> puts;
+      RETURN_IF_ERROR(AddTimers(c, {end}, puts));
+      for (auto& [key, value] : puts) fx.Put(Cf::kTimers, std::move(key), std::move(value));
+    }
+    return absl::OkStatus();
   }
   Notice notice = MakeDocumentNotice(c.id, built->kind, options_.content_provider_channel, Seq(c, 0), fx.now,
                                      std::move(built->payload));
   fx.Put(Cf::kOutbox, notice.id, DumpJson(OutboxRecordToJson(NewOutboxRecord(notice, fx.now))));
   ++fx.notices;
+  return absl::OkStatus();
 }
 
 absl::Status CaseEngine::RouteDetected(Case& c, const std::string& actor, Effects& fx) {
@@ -1119,6 +1133,16 @@ absl::Status CaseEngine::HandleTimer(Case& c, const Timer& t, const std::optiona
       }
       fx.after.push_back([this] { metrics_.CountError("recheck_error"); });
       return skip("re-check inconclusive: " + check->reason);
+    }
+    case TimerKind::kSecrecyEnd: {
+      if (options_.role != EngineRole::kHostingProvider || options_.content_provider_channel.empty())
+        return skip("no content-provider channel is configured (cases.content_provider.channel)");
+      if (profile == nullptr) return skip(fmt::format("legal profile '{}' is not configured", t.profile));
+      if (c.terms.purged_at != absl::InfinitePast()) return skip("the case's order was purged");
+      const int queued = fx.notices;
+      RETURN_IF_ERROR(QueueContentProviderNotice(c, *profile, fx));
+      details["outcome"] = fx.notices > queued ? "content_provider_informed" : "not_sent";
+      return absl::OkStatus();
     }
     case TimerKind::kPreservationExpiry: {
       Purge(c, fx, details);

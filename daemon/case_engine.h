@@ -275,8 +275,10 @@ class CaseEngine final : public CaseAdmission {
   absl::Status EnterNotified(Case& c, Effects& fx);
   absl::Status MarkRemoved(Case& c, std::string_view removal, absl::Time at, const std::string& actor,
                            const std::string& reason, Effects& fx);
-  // The document to the affected customer after a removal, if the profile asks for one.
-  void QueueContentProviderNotice(const Case& c, const LegalProfile& profile, Effects& fx);
+  // The document to the affected customer after a removal, if the profile
+  // asks for one; withheld under an order's secrecy, with a secrecy_end timer
+  // when the order says when that ends.
+  absl::Status QueueContentProviderNotice(Case& c, const LegalProfile& profile, Effects& fx);
   absl::Status RouteDetected(Case& c, const std::string& actor, Effects& fx);
   absl::Status HandleTimer(Case& c, const Timer& t, const std::optional<ContentCheck>& check, Effects& fx,
                            nlohmann::json& details);

@@ -143,7 +143,7 @@ absl::StatusOr<std::optional<Timer>> PreservationExpiryTimer(const LegalProfile&
 }
 
 bool TimerIsStale(const Timer& timer, CaseState state) {
-  if (timer.kind == TimerKind::kPreservationExpiry) return false;
+  if (timer.kind == TimerKind::kPreservationExpiry || timer.kind == TimerKind::kSecrecyEnd) return false;
   return state == CaseState::kRemoved || state == CaseState::kClosed || state == CaseState::kRejected;
 }
 

@@ -66,7 +66,8 @@ absl::StatusOr<std::optional<Timer>> PreservationExpiryTimer(const LegalProfile&
 
 // True if a timer no longer needs to act because the case is resolved:
 // removed, closed or rejected end deadlines, reminders, re-checks, escalation
-// and penalty periods. A preservation expiry is never stale. The daemon drops
+// and penalty periods. A preservation expiry or the end of an order's
+// secrecy (both after the removal) is never stale. The daemon drops
 // stale timers when they fire instead of hunting them down at resolution.
 bool TimerIsStale(const Timer& timer, CaseState state);
 

@@ -162,7 +162,7 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
   if (absl::Status s = r.OnlyKnown(
           doc, "",
           {"schema_version", "profile", "order_reference", "issuing_authority", "provider", "legal_basis",
-           "locations", "reasons", "issued_at", "deadline", "redress", "secrecy", "atkm"});
+           "locations", "reasons", "issued_at", "deadline", "redress", "secrecy", "secrecy_until", "atkm"});
       !s.ok()) {
     return s;
   }
@@ -278,6 +278,13 @@ absl::Status ParseInto(const Json& doc, const OrderReader& r, RemovalOrder& orde
   absl::StatusOr<bool> secrecy = r.Bool(doc, "", "secrecy");
   if (!secrecy.ok()) return secrecy.status();
   order.secrecy = *secrecy;
+  absl::StatusOr<absl::Time> secrecy_until = r.Time(doc, "", "secrecy_until", false);
+  if (!secrecy_until.ok()) return secrecy_until.status();
+  if (*secrecy_until != absl::InfinitePast()) {
+    if (!order.secrecy) return r.Error("secrecy_until", "is only allowed with secrecy: true");
+    if (*secrecy_until <= order.issued_at) return r.Error("secrecy_until", "must be after issued_at");
+  }
+  order.secrecy_until = *secrecy_until;
 
   absl::StatusOr<const Json*> atkm = r.Object(doc, "", "atkm", false);
   if (!atkm.ok()) return atkm.status();
@@ -362,6 +369,7 @@ nlohmann::json RemovalOrderToJson(const RemovalOrder& order) {
       {"redress", order.redress},
       {"secrecy", order.secrecy},
   };
+  if (order.secrecy_until != absl::InfinitePast()) doc["secrecy_until"] = TimeToJson(order.secrecy_until);
   if (order.profile == kNlCsamInstructionProfile || !order.instruction_reference.empty()) {
     doc["atkm"] = {{"instruction_reference", order.instruction_reference},
                    {"term_minutes", absl::ToInt64Minutes(order.term)}};

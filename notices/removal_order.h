@@ -77,6 +77,11 @@ struct RemovalOrder {
   // True: the content provider must not be told (TCO Art. 11(3); for the
   // Dutch instruction, as the ATKM directs).
   bool secrecy = false;
+  // When that confidentiality ends, if the authority said (TCO Art. 11(3):
+  // at most six weeks from its decision, extendable); InfinitePast if not
+  // stated. Only with secrecy; after issued_at. From then on the content
+  // provider is informed.
+  absl::Time secrecy_until = absl::InfinitePast();
   // ATKM instruction (aanwijzing) fields; empty/zero for other orders.
   std::string instruction_reference;
   absl::Duration term;  // term set by the authority, (0, 12 h]; zero if not set
@@ -89,7 +94,8 @@ struct RemovalOrder {
 // kMaxRemovalOrderBytes, nested deeper than kMaxRemovalOrderDepth, has an
 // unknown, missing or mistyped field, a string over its limit or not UTF-8,
 // no or too many locations, a location that is not an absolute URL, a
-// deadline not after issued_at, or an ATKM term outside 1..720 minutes.
+// deadline not after issued_at, or an ATKM term outside 1..720 minutes, or a
+// secrecy_until without secrecy or not after issued_at.
 // Profile-specific rules: nl-csam-instruction requires the "atkm" object;
 // tco-removal-order forbids it.
 absl::StatusOr<RemovalOrder> ParseRemovalOrderJson(std::string_view json, std::string_view source_name);

@@ -16,9 +16,9 @@ constexpr size_t kDueBytes = 8;
 constexpr size_t kSuffixBytes = 1 + 1 + 4 + 4;  // separator, kind, step, period
 constexpr size_t kMaxTimerValueBytes = 4096;
 
-constexpr std::array kAllKinds = {TimerKind::kDeadline,      TimerKind::kReminder,
-                                  TimerKind::kRecheck,       TimerKind::kEscalation,
-                                  TimerKind::kPenaltyPeriod, TimerKind::kPreservationExpiry};
+constexpr std::array kAllKinds = {
+    TimerKind::kDeadline,      TimerKind::kReminder,           TimerKind::kRecheck,   TimerKind::kEscalation,
+    TimerKind::kPenaltyPeriod, TimerKind::kPreservationExpiry, TimerKind::kSecrecyEnd};
 
 absl::Time MaxDue() { return absl::FromCivil(absl::CivilSecond(10000, 1, 1, 0, 0, 0), absl::UTCTimeZone()); }
 
@@ -67,6 +67,8 @@ std::string_view TimerKindName(TimerKind kind) {
       return "penalty_period";
     case TimerKind::kPreservationExpiry:
       return "preservation_expiry";
+    case TimerKind::kSecrecyEnd:
+      return "secrecy_end";
   }
   return "unknown";
 }
@@ -76,8 +78,8 @@ absl::StatusOr<TimerKind> ParseTimerKind(std::string_view name) {
     if (name == TimerKindName(k)) return k;
   }
   return absl::InvalidArgumentError(
-      fmt::format("unknown timer kind '{}'; use deadline, reminder, recheck, escalation, penalty_period or "
-                  "preservation_expiry",
+      fmt::format("unknown timer kind '{}'; use deadline, reminder, recheck, escalation, penalty_period, "
+                  "preservation_expiry or secrecy_end",
                   name.substr(0, 64)));
 }
 
@@ -95,6 +97,8 @@ uint8_t TimerKindCode(TimerKind kind) {
       return 5;
     case TimerKind::kPreservationExpiry:
       return 6;
+    case TimerKind::kSecrecyEnd:
+      return 7;
   }
   return 0;
 }

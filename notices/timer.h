@@ -1,5 +1,6 @@
 // Timer: one persistent, clock-driven event of a case (deadline, reminder,
-// re-check, escalation step, penalty period, end of preservation), and its
+// re-check, escalation step, penalty period, end of preservation, end of an
+// order's confidentiality), and its
 // storage form in the RocksDB `timers` column family.
 //
 // Keys sort by due time, so the daemon finds everything due by scanning from
@@ -37,15 +38,16 @@ enum class TimerKind {
   kEscalation,          // profile.escalation[step] is due
   kPenaltyPeriod,       // period `period` (1-based) of the penalty order escalation[step] ended
   kPreservationExpiry,  // preserved data of a removed case may now be deleted
+  kSecrecyEnd,          // an order's confidentiality ended: inform the content provider
 };
 
 // "deadline", "reminder", "recheck", "escalation", "penalty_period",
-// "preservation_expiry".
+// "preservation_expiry", "secrecy_end".
 std::string_view TimerKindName(TimerKind kind);
 absl::StatusOr<TimerKind> ParseTimerKind(std::string_view name);
 // The stable one-byte code in keys. Among timers of one case due at the same
 // microsecond, lower codes fire first: reminder 1, deadline 2, recheck 3,
-// escalation 4, penalty_period 5, preservation_expiry 6.
+// escalation 4, penalty_period 5, preservation_expiry 6, secrecy_end 7.
 uint8_t TimerKindCode(TimerKind kind);
 
 inline constexpr size_t kMaxTimerCaseIdLength = 128;

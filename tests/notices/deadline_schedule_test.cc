@@ -282,6 +282,10 @@ TEST(TimerIsStale, ResolvedCasesDropTimersButKeepPreservation) {
   EXPECT_FALSE(TimerIsStale(deadline, CaseState::kNotified));
   EXPECT_FALSE(TimerIsStale(deadline, CaseState::kDisputed));
   EXPECT_FALSE(TimerIsStale(preservation, CaseState::kRemoved));
+  Timer secrecy_end;
+  secrecy_end.kind = TimerKind::kSecrecyEnd;
+  EXPECT_FALSE(TimerIsStale(secrecy_end, CaseState::kRemoved));
+  EXPECT_FALSE(TimerIsStale(secrecy_end, CaseState::kClosed));
 }
 
 }  // namespace

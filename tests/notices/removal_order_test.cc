@@ -103,6 +103,23 @@ TEST(ParseRemovalOrderJson, TcoOrderWithOffsetTimeAndRoundTrip) {
   EXPECT_EQ(*again, *order);
 }
 
+TEST(ParseRemovalOrderJson, SecrecyMayStateItsEndAndRoundTrips) {
+  Json j = TcoOrderJson();
+  j["secrecy"] = true;
+  j["secrecy_until"] = "2027-05-09T00:10:00Z";  // six weeks (TCO Art. 11(3))
+  absl::StatusOr<RemovalOrder> order = Parse(j);
+  ASSERT_TRUE(order.ok()) << order.status();
+  EXPECT_EQ(order->secrecy_until, Utc(2027, 5, 9, 0, 10));
+  absl::StatusOr<RemovalOrder> again = ParseRemovalOrderJson(RemovalOrderToJson(*order).dump(), "again.json");
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(*again, *order);
+  j["secrecy_until"] = nullptr;  // null: not stated
+  order = Parse(j);
+  ASSERT_TRUE(order.ok()) << order.status();
+  EXPECT_EQ(order->secrecy_until, absl::InfinitePast());
+  EXPECT_FALSE(RemovalOrderToJson(*order).contains("secrecy_until"));
+}
+
 TEST(ParseRemovalOrderJson, ErrorsNameTheSourceAndField) {
   struct Case {
     std::string label;
@@ -134,6 +151,14 @@ TEST(ParseRemovalOrderJson, ErrorsNameTheSourceAndField) {
       {"deadline before issue", [](Json& j) { j["deadline"] = "2027-03-28T00:05:00Z"; },
        "field 'deadline' (2027-03-28T00:05:00+00:00) must be after issued_at (2027-03-28T00:10:00+00:00)"},
       {"secrecy as string", [](Json& j) { j["secrecy"] = "no"; }, "field 'secrecy' must be true or false"},
+      {"secrecy end without secrecy", [](Json& j) { j["secrecy_until"] = "2027-05-01T00:00:00Z"; },
+       "field 'secrecy_until' is only allowed with secrecy: true"},
+      {"secrecy ending before the order",
+       [](Json& j) {
+         j["secrecy"] = true;
+         j["secrecy_until"] = "2027-03-28T00:09:00Z";
+       },
+       "field 'secrecy_until' must be after issued_at"},
       {"atkm on tco",
        [](Json& j) {
          j["atkm"] = {{"instruction_reference", "AW-1"}, {"term_minutes", 60}};

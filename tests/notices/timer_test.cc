@@ -130,14 +130,14 @@ TEST(FiredLate, IsZeroWhenOnTimeAndTheDelayOtherwise) {
 TEST(TimerKind, NamesRoundTripAndCodesAreDistinct) {
   std::vector<int> codes;
   for (TimerKind k : {TimerKind::kDeadline, TimerKind::kReminder, TimerKind::kRecheck, TimerKind::kEscalation,
-                      TimerKind::kPenaltyPeriod, TimerKind::kPreservationExpiry}) {
+                      TimerKind::kPenaltyPeriod, TimerKind::kPreservationExpiry, TimerKind::kSecrecyEnd}) {
     absl::StatusOr<TimerKind> parsed = ParseTimerKind(TimerKindName(k));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, k);
     codes.push_back(TimerKindCode(k));
   }
   std::sort(codes.begin(), codes.end());
-  EXPECT_EQ(codes, (std::vector<int>{1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(codes, (std::vector<int>{1, 2, 3, 4, 5, 6, 7}));
   EXPECT_FALSE(ParseTimerKind("Deadline").ok());
 }
 
