@@ -107,7 +107,11 @@ absl::StatusOr<int> OutboxDispatcher::DispatchDue() {
       } else {
         absl::Duration backoff = options_.initial_backoff;
         for (int i = 1; i < record.attempts && backoff < options_.max_backoff; ++i) backoff *= 2;
-        record.next_attempt_at = clock_.Now() + std::min(backoff, options_.max_backoff);
+        absl::Duration wait = std::min(backoff, options_.max_backoff);
+        if (std::optional<absl::Duration> asked = RetryAfter(status)) {
+          wait = std::max(wait, std::min(*asked, options_.max_retry_after));
+        }
+        record.next_attempt_at = clock_.Now() + wait;
         metrics_.CountNotice(record.notice.channel, "retry");
         spdlog::warn("notice {} delivery attempt {} failed: {}", record.notice.id, record.attempts,
                      record.last_error);

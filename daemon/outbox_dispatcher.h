@@ -3,7 +3,9 @@
 // after its channel accepted it, so a crash in between re-delivers it; the
 // channels' Deliver is idempotent per notice id, so the receiver still gets
 // it once. Failed deliveries are retried with exponential backoff and move
-// to the dead-letter state after `max_attempts`.
+// to the dead-letter state after `max_attempts`. A receiver's Retry-After
+// (notices/channel.h RetryAfter) is honoured when longer than the backoff,
+// up to `max_retry_after`.
 //
 // Thread-safe.
 #pragma once
@@ -28,6 +30,9 @@ struct OutboxOptions {
   int max_attempts = 10;
   absl::Duration initial_backoff = absl::Seconds(1);
   absl::Duration max_backoff = absl::Minutes(10);
+  // The longest wait a receiver's Retry-After can impose on one notice; a
+  // longer one is cut to this (a receiver cannot park notices for days).
+  absl::Duration max_retry_after = absl::Hours(1);
   absl::Duration poll_interval = absl::Seconds(1);
 };
 

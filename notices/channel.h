@@ -14,14 +14,23 @@
 //    dispatcher retries with backoff, use Unavailable, DeadlineExceeded,
 //    ResourceExhausted or Aborted (see IsTransientDeliveryError); every other
 //    code is permanent and dead-letters the record.
+//  - A transient error may carry how long the receiver asked to wait (an
+//    HTTP Retry-After): WithRetryAfter. The dispatcher then waits at least
+//    that long, up to its max_retry_after.
 //  - Deliver may be called concurrently from several threads with different
 //    notices; each implementation states whether it is thread-safe.
 #pragma once
 
+#include <charconv>
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
+#include "absl/time/time.h"
 #include "notices/notice.h"
 
 namespace takedown {
@@ -50,6 +59,25 @@ inline bool IsTransientDeliveryError(const absl::Status& status) {
     default:
       return false;
   }
+}
+
+inline constexpr char kRetryAfterPayloadUrl[] = "type.takedownd/retry_after_seconds";
+
+// `status` (a transient error) with the receiver's requested wait attached.
+inline absl::Status WithRetryAfter(absl::Status status, absl::Duration wait) {
+  status.SetPayload(kRetryAfterPayloadUrl, absl::Cord(std::to_string(absl::ToInt64Seconds(wait))));
+  return status;
+}
+
+// The wait attached by WithRetryAfter; nullopt when there is none.
+inline std::optional<absl::Duration> RetryAfter(const absl::Status& status) {
+  const auto payload = status.GetPayload(kRetryAfterPayloadUrl);
+  if (!payload) return std::nullopt;
+  const std::string text(*payload);
+  int64_t seconds = -1;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (error != std::errc() || end != text.data() + text.size() || seconds < 0) return std::nullopt;
+  return absl::Seconds(seconds);
 }
 
 }  // namespace takedown

@@ -250,7 +250,10 @@ absl::Status WebhookChannel::Deliver(const Notice& notice) {
     if (curl_easy_getinfo(h, CURLINFO_RETRY_AFTER, &retry_after) == CURLE_OK && retry_after > 0) {
       hint = fmt::format(" (Retry-After {} s)", static_cast<int64_t>(retry_after));
     }
-    return absl::UnavailableError(fmt::format("{}: HTTP {}{}, {}; will retry", where, status, hint, said));
+    absl::Status transient =
+        absl::UnavailableError(fmt::format("{}: HTTP {}{}, {}; will retry", where, status, hint, said));
+    if (retry_after > 0) transient = WithRetryAfter(std::move(transient), absl::Seconds(retry_after));
+    return transient;
   }
   if (status == 400 || status == 413 || status == 415 || status == 422) {
     return absl::InvalidArgumentError(fmt::format(

@@ -204,6 +204,50 @@ TEST_F(OutboxDispatcherTest, BackoffDoublesUpToTheMaximum) {
   }
 }
 
+TEST_F(OutboxDispatcherTest, TheReceiversRetryAfterIsHonouredUpToItsCap) {
+  std::string id = Queue("a");
+  OutboxOptions options;
+  options.initial_backoff = absl::Seconds(1);
+  options.max_backoff = absl::Seconds(5);
+  options.max_retry_after = absl::Minutes(30);
+  options.max_attempts = 100;
+  std::unique_ptr<OutboxDispatcher> dispatcher = MakeDispatcher(options);
+  // Asks for 2 minutes: longer than the backoff, so it wins.
+  AddChannel(*dispatcher,
+             std::make_unique<FakeChannel>(
+                 "file_drop", 1, WithRetryAfter(absl::UnavailableError("HTTP 429"), absl::Minutes(2))));
+  EXPECT_EQ(DispatchOrDie(*dispatcher), 0);
+  EXPECT_EQ(Record(id).next_attempt_at - clock_.Now(), absl::Minutes(2));
+  clock_.Advance(absl::Minutes(2) - absl::Seconds(1));
+  EXPECT_EQ(DispatchOrDie(*dispatcher), 0);  // not before it asked
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(DispatchOrDie(*dispatcher), 1);
+
+  // A day is cut to the cap; a wait shorter than the backoff does not shorten it.
+  std::unique_ptr<OutboxDispatcher> capped = MakeDispatcher(options);
+  const std::string day = Queue("b");
+  AddChannel(*capped,
+             std::make_unique<FakeChannel>(
+                 "file_drop", 1, WithRetryAfter(absl::UnavailableError("HTTP 503"), absl::Hours(24))));
+  EXPECT_EQ(DispatchOrDie(*capped), 0);
+  EXPECT_EQ(Record(day).next_attempt_at - clock_.Now(), absl::Minutes(30));
+  std::unique_ptr<OutboxDispatcher> brief = MakeDispatcher(options);
+  const std::string soon = Queue("c");
+  AddChannel(*brief,
+             std::make_unique<FakeChannel>(
+                 "file_drop", 1, WithRetryAfter(absl::UnavailableError("HTTP 503"), absl::ZeroDuration())));
+  EXPECT_EQ(DispatchOrDie(*brief), 0);
+  EXPECT_EQ(Record(soon).next_attempt_at - clock_.Now(), absl::Seconds(1));
+}
+
+TEST(RetryAfterPayload, RoundTripsAndIsAbsentOnOtherErrors) {
+  EXPECT_EQ(RetryAfter(WithRetryAfter(absl::UnavailableError("x"), absl::Seconds(7))), absl::Seconds(7));
+  EXPECT_EQ(RetryAfter(absl::UnavailableError("x")), std::nullopt);
+  absl::Status garbled = absl::UnavailableError("x");
+  garbled.SetPayload(kRetryAfterPayloadUrl, absl::Cord("soon"));
+  EXPECT_EQ(RetryAfter(garbled), std::nullopt);
+}
+
 TEST_F(OutboxDispatcherTest, RecordIsDeadLetteredAfterMaxAttempts) {
   std::string id = Queue("a");
   OutboxOptions options;

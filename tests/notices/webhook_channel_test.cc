@@ -122,6 +122,8 @@ TEST_F(WebhookChannelTest, ServiceUnavailableIsTransientThenSucceedsWithSameKey)
   EXPECT_TRUE(IsTransientDeliveryError(first));
   EXPECT_THAT(std::string(first.message()), HasSubstr("HTTP 503"));
   EXPECT_THAT(std::string(first.message()), HasSubstr("Retry-After 7 s"));
+  // The wait travels with the error, for the outbox's schedule.
+  EXPECT_EQ(RetryAfter(first), absl::Seconds(7));
   EXPECT_THAT(std::string(first.message()), HasSubstr(notice.id));
 
   clock_.Advance(absl::Seconds(30));
