@@ -190,6 +190,7 @@ absl::StatusOr<Case> OrderIntake::Execute(const std::string& case_id, const std:
     }
   }
   std::optional<CaseObject> observed;
+  std::optional<SealedContent> recovered;
   if (options_.fingerprint) {
     ByteTee tee;
     if (sealing) tee = [&](std::span<const uint8_t> bytes) { return sealing->Append(bytes); };
@@ -203,11 +204,20 @@ absl::StatusOr<Case> OrderIntake::Execute(const std::string& case_id, const std:
       RETURN_IF_ERROR(audit_.Append(AuditEvent{actor, "order.fingerprint_failed", case_id, details}));
       if (sealing) seal_error = std::string(fingerprint.status().message());
       sealing.reset();
+      // Gone from the source after an earlier attempt sealed it and was cut
+      // short before recording: that sealed copy is the preserved content.
+      if (seal && absl::IsNotFound(fingerprint.status()) && options_.vault != nullptr) {
+        std::vector<std::string> known;
+        for (const PreservedContent& p : c.terms.preserved) known.push_back(p.location);
+        absl::StatusOr<std::optional<SealedContent>> earlier = options_.vault->FindUnrecorded(case_id, known);
+        if (earlier.ok() && earlier->has_value()) recovered = **earlier;
+        if (!earlier.ok()) seal_error += "; " + std::string(earlier.status().message());
+      }
     }
   }
   std::optional<PreservedContent> preserved;
-  if (sealing) {
-    absl::StatusOr<SealedContent> sealed = sealing->Commit();
+  if (sealing || recovered) {
+    absl::StatusOr<SealedContent> sealed = recovered ? *recovered : sealing->Commit();
     if (sealed.ok()) {
       preserved.emplace();
       preserved->location = sealed->location;

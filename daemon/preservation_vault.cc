@@ -8,8 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <filesystem>
 #include <optional>
@@ -116,6 +118,40 @@ absl::StatusOr<PreservationVault::Sealing> PreservationVault::Begin(std::string_
   }
   state->writer.emplace(*std::move(writer));
   return Sealing(std::move(state));
+}
+
+absl::StatusOr<std::optional<SealedContent>> PreservationVault::FindUnrecorded(
+    std::string_view case_id, const std::vector<std::string>& known) const {
+  if (!ValidCaseId(case_id)) return std::optional<SealedContent>();
+  const std::string case_dir = fmt::format("{}/{}", dir_, case_id);
+  int newest = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(case_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!name.ends_with(".sealed")) continue;
+    int n = 0;
+    auto [end, error] = std::from_chars(name.data(), name.data() + name.size() - 7, n);
+    if (error != std::errc() || end != name.data() + name.size() - 7 || n <= newest) continue;
+    if (std::find(known.begin(), known.end(), entry.path().string()) != known.end()) continue;
+    newest = n;
+  }
+  if (newest == 0) return std::optional<SealedContent>();
+  SealedContent found;
+  found.location = fmt::format("{}/{}.sealed", case_dir, newest);
+  found.key_id = key_id();
+  std::unique_ptr<EVP_MD_CTX, DigestCtxFree> sha256(EVP_MD_CTX_new());
+  if (!sha256 || EVP_DigestInit_ex(sha256.get(), EVP_sha256(), nullptr) != 1)
+    return absl::InternalError("cannot set up SHA-256 (OpenSSL)");
+  RETURN_IF_ERROR(OpenSealedFile(found.location, key_, [&](std::span<const uint8_t> chunk) {
+    found.bytes += chunk.size();
+    EVP_DigestUpdate(sha256.get(), chunk.data(), chunk.size());
+    return absl::OkStatus();
+  }));
+  std::array<uint8_t, 32> digest{};
+  unsigned int size = 0;
+  EVP_DigestFinal_ex(sha256.get(), digest.data(), &size);
+  found.sha256_hex = HexEncode(std::span<const uint8_t>(digest));
+  return std::optional<SealedContent>(std::move(found));
 }
 
 absl::Status PreservationVault::Erase(const std::string& location) {

@@ -16,9 +16,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,6 +46,13 @@ class PreservationVault {
   // Starts sealing content for `case_id` ([A-Za-z0-9_-], 1..128 bytes);
   // `context` (at most kMaxSealContextBytes) is kept in clear in the file.
   absl::StatusOr<Sealing> Begin(std::string_view case_id, std::string_view context);
+
+  // The newest sealed file of `case_id` whose location is not in `known`
+  // (one sealed before a crash kept the removal from being recorded),
+  // opened to check it and to take its size and digest; nullopt when there
+  // is none. DataLoss when that file fails authentication.
+  absl::StatusOr<std::optional<SealedContent>> FindUnrecorded(std::string_view case_id,
+                                                              const std::vector<std::string>& known) const;
 
   // Deletes a sealed file this vault holds. OK when it is already gone;
   // InvalidArgument for a location outside the vault.

@@ -205,6 +205,31 @@ TEST_F(OrderPreservationTest, ContentThatMustBeKeptIsNeverDeletedUnsealed) {
   EXPECT_EQ(Decrypt(executed->terms.preserved[0].location), kContent);
 }
 
+TEST_F(OrderPreservationTest, ACopySealedBeforeACrashIsAdoptedWhenTheContentIsAlreadyGone) {
+  Make(ContentActionKind::kDelete, /*with_vault=*/true);
+  action_.failure = absl::UnavailableError("bucket unavailable");
+  const Case pending = Submit(TcoOrderJson("TCO-P-7", {kUrl}, clock_.Now()));
+  ASSERT_EQ(pending.state, CaseState::kNotified);
+  // As if an attempt sealed the content and deleted it, and the daemon died
+  // before recording the removal.
+  absl::StatusOr<PreservationVault::Sealing> sealing = vault_->Begin(pending.id, "earlier attempt");
+  ASSERT_TRUE(sealing.ok());
+  const std::string earlier = "the content as it was sealed";
+  ASSERT_TRUE(sealing->Append({reinterpret_cast<const uint8_t*>(earlier.data()), earlier.size()}).ok());
+  ASSERT_TRUE(sealing->Commit().ok());
+  action_.failure = absl::OkStatus();
+  read_failure_ = absl::NotFoundError("no such object");
+
+  absl::StatusOr<Case> executed = intake_->Execute(pending.id, "api:operator");
+  ASSERT_TRUE(executed.ok()) << executed.status();
+  EXPECT_EQ(executed->terms.removal, kRemovalRemoved);
+  ASSERT_EQ(executed->terms.preserved.size(), 1u);
+  EXPECT_EQ(executed->terms.preserved[0].bytes, earlier.size());
+  EXPECT_EQ(Decrypt(executed->terms.preserved[0].location), earlier);
+  EXPECT_THAT(action_.done, ElementsAre("delete uploads:u/8812/a.jpg"));
+  EXPECT_EQ(AuditActionCounts(*p_->audit)["order.preservation_failed"], 0);
+}
+
 TEST_F(OrderPreservationTest, QuarantineSealsUnderTcoButLeavesCsamToTheSourceAndKeepsNone) {
   Make(ContentActionKind::kQuarantine, /*with_vault=*/true);
   Case tco = Submit(TcoOrderJson("TCO-P-5", {kUrl}, clock_.Now()));

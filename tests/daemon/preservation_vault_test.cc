@@ -156,6 +156,26 @@ TEST_F(PreservationVaultTest, AnAbandonedSealingLeavesNothingAndLeftoversGoAtOpe
   EXPECT_EQ(names, std::vector<std::string>{"1.sealed"});
 }
 
+TEST_F(PreservationVaultTest, FindsTheNewestSealedCopyNotYetRecorded) {
+  absl::StatusOr<std::optional<SealedContent>> none = vault_->FindUnrecorded("c-5", {});
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  const SealedContent first = SealString("c-5", "first");
+  const SealedContent second = SealString("c-5", "second, longer");
+  absl::StatusOr<std::optional<SealedContent>> found = vault_->FindUnrecorded("c-5", {first.location});
+  ASSERT_TRUE(found.ok() && found->has_value());
+  EXPECT_EQ((*found)->location, second.location);
+  EXPECT_EQ((*found)->bytes, second.bytes);
+  EXPECT_EQ((*found)->sha256_hex, second.sha256_hex);
+  found = vault_->FindUnrecorded("c-5", {first.location, second.location});
+  ASSERT_TRUE(found.ok());
+  EXPECT_FALSE(found->has_value());
+  // A damaged copy is reported, never adopted.
+  chmod(second.location.c_str(), 0600);
+  std::ofstream(second.location, std::ios::binary | std::ios::app) << "x";
+  EXPECT_TRUE(absl::IsDataLoss(vault_->FindUnrecorded("c-5", {first.location}).status()));
+}
+
 TEST_F(PreservationVaultTest, EraseRemovesOnlyVaultFilesAndIsIdempotent) {
   const SealedContent a = SealString("c-4", "a");
   const SealedContent b = SealString("c-4", "b");
