@@ -215,6 +215,9 @@ struct CasesConfig {
   std::string provider_name;      // required with the channel
   std::string complaint_contact;  // required with the channel: e-mail or https URL
   bool online_platform = false;   // DSA Art. 20/21 apply
+  // Re-checks fetch the URL of a case no configured source serves; these
+  // addresses are refused unless set (crawler/http_fetcher.h).
+  bool recheck_allow_private_addresses = false;
 
   bool operator==(const CasesConfig&) const = default;
 };

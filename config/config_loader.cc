@@ -360,6 +360,7 @@ class ConfigReader {
       ReadBool(cp, "online_platform", &cases.online_platform);
       cp.Finish();
     }
+    ReadBool(map, "recheck_allow_private_addresses", &cases.recheck_allow_private_addresses);
     map.Finish();
   }
 

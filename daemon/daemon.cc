@@ -233,12 +233,18 @@ absl::Status Daemon::InitCaseEngine(const std::vector<std::string>& channel_name
   recheck.digester = MultiBodyDigesterFactory();
   recheck.clock = &clock_;
   recheck.max_object_bytes = config_.limits.max_object_bytes;
+  // For cases whose URL no configured source serves.
+  HttpFetcherOptions fetch;
+  fetch.allow_private_addresses = config_.cases.recheck_allow_private_addresses;
+  fetch.max_body_bytes = std::clamp<uint64_t>(config_.limits.max_object_bytes, 1024, fetch.max_body_bytes);
+  fetch.clock = &clock_;
+  ASSIGN_OR_RETURN(recheck_fetcher_, HttpFetcher::Create(std::move(fetch)));
   checker_ = std::make_unique<SourceContentChecker>(
       [this](std::string_view id) -> Source* {
         auto it = sources_.find(std::string(id));
         return it == sources_.end() ? nullptr : it->second.get();
       },
-      nullptr, std::move(recheck));
+      recheck_fetcher_.get(), std::move(recheck));
   options.checker = checker_.get();
   options.on_notice = [this] { outbox_->Notify(); };
 

@@ -26,6 +26,7 @@
 #include "common/thread_pool.h"
 #include "config/config.h"
 #include "crawler/fs_watcher.h"
+#include "crawler/http_fetcher.h"
 #include "crawler/recheck.h"
 #include "crawler/source.h"
 #include "daemon/audit_log.h"
@@ -201,6 +202,7 @@ class Daemon {
   // The case engine and what it borrows; declared after store_ and audit_
   // and reset before them in Shutdown().
   std::unique_ptr<FileAllowlistWriter> allowlist_;  // null without cases.review_allowlist
+  std::unique_ptr<HttpFetcher> recheck_fetcher_;    // URLs no configured source serves
   std::unique_ptr<ContentChecker> checker_;
   std::unique_ptr<CaseEngine> engine_;
   std::unique_ptr<PrefixLocationResolver> resolver_;

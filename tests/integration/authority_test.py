@@ -3,7 +3,8 @@ a loopback HTTP server matches a list; a reviewer confirms it; the notice goes
 to the hosting provider found in the provider table; the term (shortened by a
 legal_profiles entry in the config) runs out while the URL is still served, so
 the case is reminded; once the server answers 404 the re-check records the
-removal (an on-demand `cases recheck`: scheduled re-checks are at least a
+removal (an on-demand `cases recheck`, also after the case's source left the
+config: then the URL is fetched directly; scheduled re-checks are at least a
 minute apart), and the compliance statistics count it for that provider, late.
 A profile term beyond what the config validation allows stops the start."""
 import http.server
@@ -119,6 +120,17 @@ providers:
                 # Re-checked while still served: nothing changes.
                 still = d.ctl_json("cases", "recheck", case_id)
                 self.assertEqual((still["outcome"], still["state"]), ("still_present", "reminded"))
+                # The url_list source leaves the config: from then on the
+                # re-check fetches the case's URL itself (loopback allowed here).
+                self.assertEqual(d.stop(), 0, d.read_log())
+                with open(d.config_path) as f:
+                    config = f.read()
+                with open(d.config_path, "w") as f:
+                    f.write(config.replace("  - id: urls\n", "  - id: other-urls\n", 1)
+                            + "cases:\n  recheck_allow_private_addresses: true\n")
+                d.start()
+                still = d.ctl_json("cases", "recheck", case_id)
+                self.assertEqual((still["outcome"], still["state"]), ("still_present", "reminded"), still)
                 # The host takes it down: the re-check records the removal.
                 self.server.missing.add("/u/known.jpg")
                 gone = d.ctl_json("cases", "recheck", case_id)
