@@ -19,11 +19,13 @@
 #include "fmt/format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/crawler/loopback_acceptor.h"
 #include "tests/fakes/fake_clock.h"
 
 namespace takedown {
 namespace {
 
+using ::takedown::testing::LoopbackAcceptor;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -47,31 +49,11 @@ class RdapTestServer {
     std::string accept;
   };
 
-  RdapTestServer() {
-    listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof(addr);
-    if (listen_fd_ < 0 || bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
-        listen(listen_fd_, 64) != 0 ||
-        getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-      ADD_FAILURE() << "cannot listen on 127.0.0.1";
-      return;
-    }
-    port_ = ntohs(addr.sin_port);
-    acceptor_ = std::thread([this] { AcceptLoop(); });
-  }
+  // Connections still waiting give up; acceptor_ (destroyed first) joins them.
+  ~RdapTestServer() { stop_ = true; }
 
-  ~RdapTestServer() {
-    stop_ = true;
-    if (acceptor_.joinable()) acceptor_.join();
-    for (std::thread& worker : workers_) worker.join();
-    if (listen_fd_ >= 0) close(listen_fd_);
-  }
-
-  int port() const { return port_; }
-  std::string Url(std::string_view path) const { return fmt::format("http://127.0.0.1:{}{}", port_, path); }
+  int port() const { return acceptor_.port(); }
+  std::string Url(std::string_view path) const { return acceptor_.endpoint() + std::string(path); }
 
   void Route(const std::string& path, Response response) {
     std::lock_guard lock(mu_);
@@ -97,16 +79,6 @@ class RdapTestServer {
   }
 
  private:
-  void AcceptLoop() {
-    while (!stop_) {
-      pollfd p{listen_fd_, POLLIN, 0};
-      if (poll(&p, 1, 20) <= 0) continue;
-      const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd < 0) continue;
-      workers_.emplace_back([this, fd] { Serve(fd); });
-    }
-  }
-
   void Serve(int fd) {
     std::string request;
     const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
@@ -164,14 +136,11 @@ class RdapTestServer {
     close(fd);
   }
 
-  int listen_fd_ = -1;
-  int port_ = 0;
   std::atomic<bool> stop_{false};
-  std::thread acceptor_;
-  std::vector<std::thread> workers_;  // acceptor thread only, until joined
   std::mutex mu_;
   std::map<std::string, Response> routes_;
   std::vector<Request> requests_;
+  LoopbackAcceptor acceptor_{[this](int fd) { Serve(fd); }};  // last: destroyed first
 };
 
 std::string NetworkJson(std::string_view abuse_email) {

@@ -41,6 +41,7 @@
 #include "notices/case.h"
 #include "notices/outbox_record.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/scratch_dir.h"
 
 namespace takedown::testing {
 
@@ -61,27 +62,7 @@ inline std::string FlipBits(const std::string& hex, int bits) {
   return h->ToHex();
 }
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = "/tmp/takedown_pipeline_test_XXXXXX";
-    char* dir = mkdtemp(tmpl.data());
-    EXPECT_NE(dir, nullptr) << "mkdtemp failed";
-    path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-
-  const std::string& path() const { return path_; }
-  std::string Sub(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using TempDir = ScratchDir;
 
 struct PipelineOptions {
   size_t workers = 3;
