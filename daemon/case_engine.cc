@@ -1160,7 +1160,7 @@ absl::Status CaseEngine::HandleTimer(Case& c, const Timer& t, const std::optiona
   return absl::InternalError("unknown timer kind");
 }
 
-void CaseEngine::Purge(Case& c, Effects& fx, Json& details) {
+void CaseEngine::PurgeEvidence(Case& c, Effects& fx, Json& details) {
   size_t matches = 0;
   absl::Status scanned = store_.Scan(Cf::kMatches, c.id + '\0', [&](std::string_view key, std::string_view) {
     fx.Delete(Cf::kMatches, std::string(key));
@@ -1168,7 +1168,6 @@ void CaseEngine::Purge(Case& c, Effects& fx, Json& details) {
     return true;
   });
   if (!scanned.ok()) details["matches_error"] = std::string(scanned.message());
-  details["outcome"] = "purged";
   details["evidence_purged"] = c.evidence.size();
   details["matches_purged"] = matches;
   details["order_purged"] = c.terms.order.has_value();
@@ -1183,6 +1182,12 @@ void CaseEngine::Purge(Case& c, Effects& fx, Json& details) {
                                  Json{{"preservation_ended", TimeToJson(fx.now)},
                                       {"evidence_purged", details["evidence_purged"]},
                                       {"matches_purged", matches}}});
+}
+
+void CaseEngine::Purge(Case& c, Effects& fx, Json& details) {
+  // A retry (a sealed copy could not be erased) finds the evidence gone.
+  if (c.terms.purged_at == absl::InfinitePast()) PurgeEvidence(c, fx, details);
+  details["outcome"] = "purged";
   int erased = 0;
   int kept = 0;
   for (PreservedContent& p : c.terms.preserved) {

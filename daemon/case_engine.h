@@ -290,7 +290,10 @@ class CaseEngine final : public CaseAdmission {
   absl::StatusOr<std::vector<std::string>> RejectDependentsLocked(const Case& rejected,
                                                                   const std::string& actor,
                                                                   const std::string& reason);
+  // End of preservation: the evidence (once) and the sealed copies of the
+  // content still kept.
   void Purge(Case& c, Effects& fx, nlohmann::json& details);
+  void PurgeEvidence(Case& c, Effects& fx, nlohmann::json& details);
 
   // Pure lookups in the constant configuration.
   const LegalProfile* FindProfile(std::string_view name) const;

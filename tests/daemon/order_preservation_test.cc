@@ -266,7 +266,10 @@ TEST_F(OrderPreservationTest, AnEraseThatFailsIsAuditedAndRetriedHourlyUntilItSu
   ASSERT_TRUE(engine_->FireDue().ok());
   EXPECT_FALSE(std::filesystem::exists(removed.terms.preserved[0].location));
   EXPECT_NE(Get(removed.id).terms.preserved[0].erased_at, absl::InfinitePast());
-  EXPECT_EQ(AuditActionCounts(*p_->audit)["case.preserved_erased"], 1);
+  std::map<std::string, int> audit = AuditActionCounts(*p_->audit);
+  EXPECT_EQ(audit["case.preserved_erased"], 1);
+  EXPECT_EQ(audit["case.preserved_erase_failed"], 1);
+  EXPECT_EQ(audit["case.purge"], 1);  // the evidence went once; the retry only erased
 }
 
 }  // namespace
