@@ -6,6 +6,8 @@
 #   `unit_tests` (BUILD_TARGET=unit_tests scripts/build.sh DIR, then
 #   ctest -L unit: the unit tests without building the rest). A unit test
 #   added with add_test must call takedown_unit_test_target(<executable>).
+# takedown_fuzz_replay(NAME name DEPS ...)
+#   A fuzz target's seed corpus replayed as a unit test (below).
 include(GoogleTest)
 
 if(NOT TARGET unit_tests)
@@ -38,4 +40,21 @@ function(takedown_test)
   if("unit" IN_LIST TT_LABELS)
     takedown_unit_test_target(${TT_NAME})
   endif()
+endfunction()
+
+# takedown_fuzz_replay(NAME name DEPS ...)
+#   The fuzz target tests/fuzz/<name>_fuzz.cc built without libFuzzer (the
+#   build compiler is g++) as <name>_fuzz_replay, and a unit test that replays
+#   its seed corpus tests/fuzz/corpus/<name>. Each target's header says how to
+#   fuzz it with clang.
+function(takedown_fuzz_replay)
+  cmake_parse_arguments(TF "" "NAME" "DEPS" ${ARGN})
+  set(target ${TF_NAME}_fuzz_replay)
+  add_executable(${target}
+    ${PROJECT_SOURCE_DIR}/tests/fuzz/${TF_NAME}_fuzz.cc
+    ${PROJECT_SOURCE_DIR}/tests/fuzz/fuzz_replay_main.cc)
+  target_link_libraries(${target} PRIVATE ${TF_DEPS})
+  add_test(NAME ${target} COMMAND ${target} ${PROJECT_SOURCE_DIR}/tests/fuzz/corpus/${TF_NAME})
+  set_tests_properties(${target} PROPERTIES LABELS "unit;fuzz")
+  takedown_unit_test_target(${target})
 endfunction()

@@ -350,11 +350,11 @@ absl::StatusOr<Case> CaseEngine::Get(const std::string& case_id) const { return 
 
 namespace {
 
-absl::Status CancelTimers(Case& c, bool keep_preservation, std::vector<std::string>& deleted_keys) {
+absl::Status CancelTimers(Case& c, bool keep_after_removal, std::vector<std::string>& deleted_keys) {
   std::vector<Timer> kept;
   for (const Timer& t : c.terms.timers) {
-    // The timers that run after a removal survive later transitions.
-    if (keep_preservation && (t.kind == TimerKind::kPreservationExpiry || t.kind == TimerKind::kSecrecyEnd)) {
+    if (keep_after_removal &&
+        (t.kind == TimerKind::kPreservationExpiry || t.kind == TimerKind::kSecrecyEnd)) {
       kept.push_back(t);
       continue;
     }
@@ -386,7 +386,7 @@ absl::Status CaseEngine::Enter(Case& c, CaseState to, const std::string& actor, 
       // A decision pending (disputed) or taken (rejected, closed) stops the
       // clock; a preserved removal keeps its expiry.
       std::vector<std::string> keys;
-      RETURN_IF_ERROR(CancelTimers(c, /*keep_preservation=*/true, keys));
+      RETURN_IF_ERROR(CancelTimers(c, /*keep_after_removal=*/true, keys));
       for (std::string& key : keys) fx.Delete(Cf::kTimers, std::move(key));
       return absl::OkStatus();
     }
@@ -446,7 +446,7 @@ absl::Status CaseEngine::EnterNotified(Case& c, Effects& fx) {
     }
   }
   std::vector<std::string> cancelled;
-  RETURN_IF_ERROR(CancelTimers(c, /*keep_preservation=*/true, cancelled));
+  RETURN_IF_ERROR(CancelTimers(c, /*keep_after_removal=*/true, cancelled));
   for (std::string& key : cancelled) fx.Delete(Cf::kTimers, std::move(key));
   ASSIGN_OR_RETURN(std::vector<Timer> timers,
                    ScheduleCaseTimers(*profile, c.id, c.terms.received_at, c.terms.deadline));
@@ -493,7 +493,7 @@ absl::Status CaseEngine::MarkRemoved(Case& c, std::string_view removal, absl::Ti
   c.terms.removed_at = at;
   c.terms.removal = std::string(removal);
   std::vector<std::string> cancelled;
-  RETURN_IF_ERROR(CancelTimers(c, /*keep_preservation=*/false, cancelled));
+  RETURN_IF_ERROR(CancelTimers(c, /*keep_after_removal=*/false, cancelled));
   for (std::string& key : cancelled) fx.Delete(Cf::kTimers, std::move(key));
 
   const LegalProfile* profile = FindProfile(c.terms.profile);
